@@ -9,6 +9,7 @@ batch type those steps produce and thin, checked wrappers over torch's own rnn u
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -50,16 +51,16 @@ class Batch:
 
         ``pack_padded_sequence`` requires CPU lengths, so keeping them there saves a copy back.
         """
-        moved = {
-            f.name: _move(getattr(self, f.name), device, non_blocking)
-            for f in fields(self)
-            if f.name in ("src", "tgt", "labels")
-        }
-        return replace(self, **moved)
+        return replace(
+            self,
+            src=self.src.to(device, non_blocking=non_blocking),
+            tgt=_move(self.tgt, device, non_blocking),
+            labels=_move(self.labels, device, non_blocking),
+        )
 
     def pin_memory(self) -> Batch:
         """Page-lock every tensor; ``DataLoader(pin_memory=True)`` calls this."""
-        pinned = {
+        pinned: dict[str, Any] = {
             f.name: getattr(self, f.name).pin_memory()
             for f in fields(self)
             if getattr(self, f.name) is not None

@@ -16,6 +16,7 @@ vocab.json, line 1: bad header
 from __future__ import annotations
 
 from os import PathLike
+from typing import Any
 
 __all__ = [
     "CheckpointError",
@@ -68,14 +69,14 @@ class SeqdataError(Exception):
             where.append(f"example {index}")
         super().__init__(f"{', '.join(where)}: {message}" if where else message)
 
-    def __reduce__(self):  # keep path/line/index when pickled across DataLoader workers
-        return (
-            _rebuild,
-            (type(self), self.message, self.path, self.line, self.index),
-        )
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep path/line/index when the error is pickled out of a DataLoader worker.
+        return (_rebuild, (type(self), self.message, self.path, self.line, self.index))
 
 
-def _rebuild(cls, message, path, line, index):  # type: ignore[no-untyped-def]
+def _rebuild(
+    cls: type[SeqdataError], message: str, path: str | None, line: int | None, index: int | None
+) -> SeqdataError:
     return cls(message, path=path, line=line, index=index)
 
 
