@@ -1,0 +1,190 @@
+"""Language-model data: a token stream folded into columns and cut into BPTT chunks.
+
+The notes' truncated BPTT: backpropagate through a fixed number of steps only. The stream is
+folded into ``batch_size`` columns (torch's word_language_model ``batchify``, but batch-first),
+so row ``b`` of every chunk continues row ``b`` of the previous chunk; the hidden state is
+carried from chunk to chunk and detached in between, cutting the graph (and the gradient)
+at the chunk boundary.
+
+>>> batcher = BPTTBatcher(list(range(10)), batch_size=2, bptt_len=2)
+>>> batcher.data.tolist()                                  # (B, N): two streams of 5
+[[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+>>> [(x.tolist(), y.tolist()) for x, y in batcher]         # target = input shifted by one
+[([[0, 1], [5, 6]], [[1, 2], [6, 7]]), ([[2, 3], [7, 8]], [[3, 4], [8, 9]])]
+>>> len(batcher)
+2
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqdata.errors import ConfigError, ShapeError, StateDictError
+from seqdata.models._cells import State, check_positive, detach_state
+
+__all__ = ["BPTTBatcher", "evaluate_bptt", "train_bptt"]
+
+
+class BPTTBatcher:
+    """Fold a 1-D id stream into ``(B, N)`` and iterate ``(x, y)`` chunks of ``(B, T)``.
+
+    ``x = data[:, i : i+T]`` and ``y = data[:, i+1 : i+1+T]``; the last chunk may be shorter.
+    The last ``len(ids) % batch_size`` ids do not fit a column and are left out (see
+    ``num_dropped``), as in torch's ``batchify``.
+
+    The position is resumable: iteration continues from the chunks already taken (also after a
+    ``break``), ``state_dict()`` records it, and a finished pass starts over at chunk 0.
+
+    Args:
+        ids: the token stream, a 1-D sequence / numpy array / tensor of integer ids.
+        batch_size: number of columns ``B`` (parallel streams).
+        bptt_len: chunk length ``T`` (steps of backpropagation).
+    """
+
+    def __init__(
+        self, ids: Sequence[int] | np.ndarray | Tensor, batch_size: int, bptt_len: int
+    ) -> None:
+        check_positive("batch_size", batch_size)
+        check_positive("bptt_len", bptt_len)
+        data = torch.as_tensor(np.asarray(ids) if not isinstance(ids, Tensor) else ids)
+        if data.dim() != 1 or data.dtype.is_floating_point or data.dtype == torch.bool:
+            raise ShapeError(
+                f"ids should be a 1-D stream of integer ids, but got shape {tuple(data.shape)}, "
+                f"dtype={data.dtype}"
+            )
+        per_column = data.numel() // batch_size  # N
+        if per_column < 2:
+            raise ConfigError(
+                f"a stream of {data.numel()} ids is too short for batch_size={batch_size}: each "
+                f"column needs at least 2 ids (an input and its target); use a smaller batch_size"
+            )
+        self.batch_size = batch_size
+        self.bptt_len = bptt_len
+        self.num_tokens = int(data.numel())
+        self.num_dropped = self.num_tokens - per_column * batch_size
+        self.data = data[: per_column * batch_size].long().view(batch_size, per_column)  # (B, N)
+        self._position = 0
+
+    def __len__(self) -> int:
+        return math.ceil((self.data.shape[1] - 1) / self.bptt_len)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        if self._position >= len(self):
+            self._position = 0
+        last = self.data.shape[1] - 1  # the final id is only ever a target
+        while self._position < len(self):
+            start = self._position * self.bptt_len
+            stop = min(start + self.bptt_len, last)
+            self._position += 1
+            yield self.data[:, start:stop], self.data[:, start + 1 : stop + 1]  # (B, T) each
+        self._position = 0
+
+    def state_dict(self) -> dict[str, int]:
+        """The position (chunks taken this pass) and the shape it is valid for."""
+        return {
+            "batch_size": self.batch_size,
+            "bptt_len": self.bptt_len,
+            "num_tokens": self.num_tokens,
+            "position": self._position,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a position saved by :meth:`state_dict` from a batcher of the same stream.
+
+        Raises:
+            StateDictError: unknown or missing keys, a different shape, or a bad position.
+        """
+        expected = self.state_dict()
+        unknown = sorted(set(state) - set(expected))
+        missing = sorted(set(expected) - set(state))
+        if unknown or missing:
+            raise StateDictError(
+                f"BPTTBatcher state should have keys {sorted(expected)}, but got unknown keys "
+                f"{unknown} and missing keys {missing}"
+            )
+        for key in ("batch_size", "bptt_len", "num_tokens"):
+            if state[key] != expected[key]:
+                raise StateDictError(
+                    f"the saved state is for {key}={state[key]!r}, but this batcher has "
+                    f"{key}={expected[key]!r}; restore into a batcher built the same way"
+                )
+        position = state["position"]
+        if isinstance(position, bool) or not isinstance(position, int):
+            raise StateDictError(f"position should be an int, but got position={position!r}")
+        if not 0 <= position <= len(self):
+            raise StateDictError(
+                f"position should be in [0, {len(self)}] (chunks per pass), but got "
+                f"position={position}"
+            )
+        self._position = position
+
+
+def _device(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def train_bptt(
+    model: nn.Module,
+    batcher: BPTTBatcher,
+    optimizer: torch.optim.Optimizer,
+    *,
+    clip_norm: float | None = 1.0,
+    max_steps: int | None = None,
+) -> float:
+    """One pass of truncated BPTT; returns the mean training loss per token (nats).
+
+    The hidden state is carried across chunks and detached before each one, so gradients
+    flow back at most ``bptt_len`` steps; gradients are clipped to ``clip_norm`` (the notes'
+    remedy for exploding gradients). Chunks are moved to the model's device.
+
+    Args:
+        model: ``model(x (B, T), hidden) -> (logits (B, T, V), hidden)``, e.g. ``CharLM``.
+        batcher: the chunks.
+        optimizer: steps once per chunk.
+        clip_norm: max global gradient norm, or ``None`` not to clip.
+        max_steps: stop after this many chunks (the batcher keeps its position).
+    """
+    model.train()
+    device = _device(model)
+    hidden: State | None = None
+    total, count = 0.0, 0
+    for step, (x, y) in enumerate(batcher):
+        x, y = x.to(device), y.to(device)  # (B, T)
+        hidden = detach_state(hidden)
+        logits, hidden = model(x, hidden)  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        optimizer.step()
+        total += float(loss.detach()) * y.numel()
+        count += y.numel()
+        if max_steps is not None and step + 1 >= max_steps:
+            break
+    return total / max(count, 1)
+
+
+@torch.no_grad()
+def evaluate_bptt(model: nn.Module, batcher: BPTTBatcher) -> float:
+    """Mean loss per token (nats) over a full pass, hidden state carried across chunks."""
+    was_training = model.training
+    model.eval()
+    device = _device(model)
+    hidden: State | None = None
+    total, count = 0.0, 0
+    for x, y in batcher:
+        x, y = x.to(device), y.to(device)  # (B, T)
+        logits, hidden = model(x, hidden)  # (B, T, V)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
+        total += float(loss)
+        count += y.numel()
+    model.train(was_training)
+    return total / max(count, 1)

@@ -1,0 +1,170 @@
+"""Shared pieces of the reference models: building the torch cell, checking inputs.
+
+The notes build every model the same way — ``nn.Embedding`` then ``nn.RNN`` / ``nn.LSTM`` /
+``nn.GRU`` — so the cell is made here once, with one initialisation choice: the LSTM's forget
+gate and the GRU's update gate start with a bias of +1, so that at initialisation a cell keeps
+about 73% of its memory per step instead of 50%. That is the usual remedy for the vanishing
+gradients of the notes (Jozefowicz et al., 2015); ``tests/test_models.py`` shows its effect.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import torch
+from torch import Tensor, nn
+
+from seqdata.errors import ConfigError, ShapeError
+
+__all__ = [
+    "CELLS",
+    "State",
+    "check_choice",
+    "check_id_in_vocab",
+    "check_ids",
+    "check_lengths",
+    "check_positive",
+    "check_probability",
+    "detach_state",
+    "length_mask",
+    "make_rnn",
+]
+
+CELLS = ("gru", "lstm", "rnn")
+
+#: A recurrent state: ``h`` of shape ``(layers*dirs, B, H)``, or ``(h, c)`` for an LSTM.
+State: TypeAlias = Tensor | tuple[Tensor, Tensor]
+
+
+def check_positive(name: str, value: int) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a positive ``int``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} should be a positive integer, but got {name}={value!r}")
+
+
+def check_probability(name: str, value: float) -> None:
+    """Raise :class:`ConfigError` unless ``0 <= value <= 1``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"{name} should be a number in [0, 1], but got {name}={value!r}")
+
+
+def check_id_in_vocab(name: str, value: int, vocab_size: int) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is an id in ``[0, vocab_size)``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < vocab_size:
+        raise ConfigError(
+            f"{name} should be an id in [0, vocab_size={vocab_size}), but got {name}={value!r}"
+        )
+
+
+def check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{name} should be one of {choices}, but got {name}={value!r}")
+
+
+def make_rnn(
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+) -> nn.RNNBase:
+    """Build the torch cell the notes use, ``batch_first=True``, with remembering gate biases.
+
+    ``dropout`` is torch's between-layer dropout, so it is only passed on when
+    ``num_layers > 1`` (torch warns otherwise).
+
+    >>> rnn = make_rnn("lstm", 8, 16, num_layers=2, bidirectional=True)
+    >>> type(rnn).__name__, rnn.batch_first, rnn.bias_ih_l0[16:32].tolist()[:2]
+    ('LSTM', True, [1.0, 1.0])
+    """
+    check_choice("cell", cell, CELLS)
+    kind = {"gru": nn.GRU, "lstm": nn.LSTM, "rnn": nn.RNN}[cell]
+    rnn: nn.RNNBase = kind(
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        batch_first=True,
+        bidirectional=bidirectional,
+        dropout=dropout if num_layers > 1 else 0.0,
+    )
+    # Gate order: LSTM (i, f, g, o) -> forget gate is chunk 1; GRU (r, z, n) -> update gate z
+    # is chunk 1. h' = (1 - z) * n + z * h, so z near 1 keeps the old state.
+    if cell in ("lstm", "gru"):
+        with torch.no_grad():
+            for name, param in rnn.named_parameters():
+                if name.startswith("bias_ih"):
+                    param[hidden_size : 2 * hidden_size].fill_(1.0)
+    return rnn
+
+
+def check_ids(ids: Tensor, vocab_size: int, name: str) -> None:
+    """Check that ``ids`` is a 2-D integer tensor with every id in ``[0, vocab_size)``.
+
+    Raises:
+        ShapeError: naming ``name``, the bad shape/dtype, or the offending id and its position.
+    """
+    if not isinstance(ids, Tensor):
+        raise ShapeError(f"{name} should be a torch.Tensor, but got {type(ids).__name__}")
+    if ids.dim() != 2:
+        raise ShapeError(
+            f"{name} should be 2-D (B, L) with batch_first layout, but got shape {tuple(ids.shape)}"
+        )
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+        raise ShapeError(f"{name} should hold integer ids (torch.long), but got dtype={ids.dtype}")
+    if ids.numel() == 0:
+        raise ShapeError(f"{name} is empty (shape {tuple(ids.shape)}); a batch needs tokens")
+    low, high = torch.aminmax(ids)
+    if int(low) < 0 or int(high) >= vocab_size:
+        bad = int(low) if int(low) < 0 else int(high)
+        row, col = (ids == bad).nonzero()[0].tolist()
+        raise ShapeError(
+            f"{name} holds id {bad} at (row {row}, position {col}), outside the vocabulary "
+            f"[0, {vocab_size}); was the batch encoded with a different vocab than the model's "
+            f"vocab_size={vocab_size}?"
+        )
+
+
+def check_lengths(lengths: Tensor, ids: Tensor, name: str) -> Tensor:
+    """Return ``lengths`` as a CPU int64 ``(B,)`` tensor that fits ``ids`` ``(B, L)``.
+
+    Lengths may live on any device; they are moved to the CPU, where packing wants them.
+    """
+    if not isinstance(lengths, Tensor):
+        lengths = torch.as_tensor(lengths)
+    batch, max_len = ids.shape
+    if lengths.dim() != 1 or lengths.shape[0] != batch:
+        raise ShapeError(
+            f"{name} should have shape (B,) = ({batch},) to match the batch of {batch} "
+            f"sequences, but got shape {tuple(lengths.shape)}"
+        )
+    if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+        raise ShapeError(f"{name} should be an integer tensor, but got dtype={lengths.dtype}")
+    lengths = lengths.to("cpu", torch.int64)
+    low, high = int(lengths.min()), int(lengths.max())
+    if low < 1 or high > max_len:
+        raise ShapeError(
+            f"every entry of {name} should be in [1, {max_len}] (the padded length), but got "
+            f"min={low}, max={high}; empty sequences cannot be packed — filter them out"
+        )
+    return lengths
+
+
+def length_mask(lengths: Tensor, max_len: int, device: torch.device) -> Tensor:
+    """``(B, max_len)`` bool mask, ``True`` at real positions.
+
+    >>> length_mask(torch.tensor([2, 1]), 3, torch.device("cpu")).int().tolist()
+    [[1, 1, 0], [1, 0, 0]]
+    """
+    steps = torch.arange(max_len, device=device)  # (L,)
+    return steps[None, :] < lengths.to(device)[:, None]  # (B, L)
+
+
+def detach_state(state: State | None) -> State | None:
+    """Cut the graph behind a recurrent state (truncated BPTT); ``None`` stays ``None``."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return (state[0].detach(), state[1].detach())
+    return state.detach()

@@ -1,0 +1,303 @@
+"""Encoder-decoder (the notes' NMT model): teacher forcing, greedy decoding to EOS.
+
+The bridge from the encoder's final state to the decoder's initial state works for any pair
+of cells, depths and directions:
+
+1. **Directions**: the encoder's ``h_n`` ``(layers_e*dirs, B, H_e)`` is viewed as
+   ``(layers_e, dirs, B, H_e)`` and the directions of each layer are concatenated →
+   ``(layers_e, B, dirs*H_e)``.
+2. **Layers**: decoder layer ``i`` (0 = bottom) takes encoder layer
+   ``min(i + max(layers_e - layers_d, 0), layers_e - 1)``: equal depths map one to one, a
+   shallower decoder takes the encoder's top layers, a deeper one repeats the top layer.
+3. **Size**: ``h0 = tanh(W_h · h)`` maps ``dirs*H_e → H_d``. For an LSTM decoder the cell state
+   is ``c0 = W_c · c`` from the encoder's cell state (or from ``h`` if the encoder has none);
+   an LSTM encoder feeding a GRU/RNN decoder passes only ``h``.
+
+>>> import torch
+>>> from seqdata.collate import Batch
+>>> model = Seq2Seq.build(src_vocab_size=12, tgt_vocab_size=14, embed_dim=8, hidden_size=16)
+>>> batch = Batch(src=torch.tensor([[5, 6, 7], [8, 9, 0]]), src_lengths=torch.tensor([3, 2]),
+...               tgt=torch.tensor([[2, 4, 5, 3], [2, 6, 3, 0]]), tgt_lengths=torch.tensor([4, 3]))
+>>> tuple(model(batch).shape)                       # (B, Lt-1, V)
+(2, 3, 14)
+>>> ids, lengths = model.greedy_decode(batch.src, batch.src_lengths, max_len=5)
+>>> ids.shape[0], bool((lengths <= 5).all())
+(2, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from seqdata.collate import Batch
+from seqdata.errors import ConfigError, ShapeError
+from seqdata.models._cells import (
+    State,
+    check_id_in_vocab,
+    check_lengths,
+    check_probability,
+    length_mask,
+)
+from seqdata.models.decoder import Decoder, DecoderConfig
+from seqdata.models.encoder import Encoder, EncoderConfig
+
+__all__ = ["Seq2Seq", "Seq2SeqConfig"]
+
+
+@dataclass(frozen=True)
+class Seq2SeqConfig:
+    """The encoder's and decoder's configs plus the target specials (stored in checkpoints)."""
+
+    encoder: EncoderConfig
+    decoder: DecoderConfig
+    sos_id: int = 2
+    eos_id: int = 3
+    teacher_forcing_ratio: float = 1.0
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Seq2SeqConfig:
+        """Inverse of ``dataclasses.asdict``."""
+        rest = {k: v for k, v in d.items() if k not in ("encoder", "decoder")}
+        return cls(EncoderConfig(**d["encoder"]), DecoderConfig(**d["decoder"]), **rest)
+
+
+class Seq2Seq(nn.Module):
+    """Packed encoder → bridge → decoder, with a PAD-ignoring loss and greedy decoding.
+
+    Args:
+        encoder: any :class:`Encoder` (cell, depth, directions).
+        decoder: any :class:`Decoder`; with attention its ``memory_size`` must equal
+            ``encoder.output_size``.
+        sos_id: the start-of-sequence id that every target starts with.
+        eos_id: the end-of-sequence id that stops decoding.
+        teacher_forcing_ratio: the ratio :meth:`loss` uses while training (evaluation always
+            uses 1.0); :meth:`forward` takes its own.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        decoder: Decoder,
+        *,
+        sos_id: int = 2,
+        eos_id: int = 3,
+        teacher_forcing_ratio: float = 1.0,
+    ) -> None:
+        super().__init__()
+        enc, dec = encoder.config, decoder.config
+        check_id_in_vocab("sos_id", sos_id, dec.vocab_size)
+        check_id_in_vocab("eos_id", eos_id, dec.vocab_size)
+        check_probability("teacher_forcing_ratio", teacher_forcing_ratio)
+        if dec.attention is not None and dec.attended_size != enc.output_size:
+            raise ConfigError(
+                f"the decoder attends to vectors of size memory_size={dec.attended_size}, but "
+                f"the encoder outputs dirs*H={enc.output_size}; build the decoder with "
+                f"memory_size={enc.output_size}"
+            )
+        self.config = Seq2SeqConfig(enc, dec, sos_id, eos_id, teacher_forcing_ratio)
+        self.teacher_forcing_ratio = teacher_forcing_ratio
+        self.encoder = encoder
+        self.decoder = decoder
+        self.bridge_h = nn.Linear(enc.output_size, dec.hidden_size)  # W_h
+        self.bridge_c = nn.Linear(enc.output_size, dec.hidden_size) if dec.cell == "lstm" else None
+        # Decoder layer i reads encoder layer layer_map[i] (step 2 of the module docstring).
+        shift = max(enc.num_layers - dec.num_layers, 0)
+        layer_map = [min(i + shift, enc.num_layers - 1) for i in range(dec.num_layers)]
+        self.layer_map: Tensor
+        self.register_buffer("layer_map", torch.tensor(layer_map), persistent=False)
+
+    @classmethod
+    def build(
+        cls,
+        src_vocab_size: int,
+        tgt_vocab_size: int,
+        *,
+        embed_dim: int = 64,
+        hidden_size: int = 128,
+        cell: str = "gru",
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        attention: str | None = "general",
+        dropout: float = 0.0,
+        pad_id: int = 0,
+        sos_id: int = 2,
+        eos_id: int = 3,
+        teacher_forcing_ratio: float = 1.0,
+    ) -> Seq2Seq:
+        """A matching encoder/decoder pair with the same cell, sizes and depth."""
+        encoder = Encoder(
+            src_vocab_size, embed_dim, hidden_size, cell, num_layers, bidirectional, dropout, pad_id
+        )
+        decoder = Decoder(
+            tgt_vocab_size,
+            embed_dim,
+            hidden_size,
+            cell,
+            num_layers,
+            dropout,
+            pad_id,
+            attention,
+            memory_size=encoder.output_size if attention is not None else None,
+        )
+        return cls(
+            encoder,
+            decoder,
+            sos_id=sos_id,
+            eos_id=eos_id,
+            teacher_forcing_ratio=teacher_forcing_ratio,
+        )
+
+    @classmethod
+    def from_config(cls, config: Seq2SeqConfig | dict[str, Any]) -> Seq2Seq:
+        """Rebuild an (untrained) model from its config or ``asdict(config)``."""
+        cfg = config if isinstance(config, Seq2SeqConfig) else Seq2SeqConfig.from_dict(config)
+        return cls(
+            Encoder.from_config(cfg.encoder),
+            Decoder.from_config(cfg.decoder),
+            sos_id=cfg.sos_id,
+            eos_id=cfg.eos_id,
+            teacher_forcing_ratio=cfg.teacher_forcing_ratio,
+        )
+
+    def bridge(self, state: State) -> State:
+        """Map the encoder's final state to the decoder's initial one (module docstring).
+
+        ``(layers_e*dirs, B, H_e)`` (or an ``(h, c)`` pair) → ``(layers_d, B, H_d)`` (a pair
+        when the decoder is an LSTM).
+        """
+        enc = self.config.encoder
+        h, c = state if isinstance(state, tuple) else (state, None)
+        batch = h.shape[1]
+
+        def per_layer(x: Tensor) -> Tensor:
+            x = x.view(enc.num_layers, enc.num_directions, batch, enc.hidden_size)  # (l, d, B, H)
+            x = x.permute(0, 2, 1, 3).reshape(enc.num_layers, batch, enc.output_size)  # (l, B, dH)
+            return x.index_select(0, self.layer_map)  # (layers_d, B, dirs*H_e)
+
+        h0 = torch.tanh(self.bridge_h(per_layer(h)))  # (layers_d, B, H_d)
+        if self.bridge_c is None:
+            return h0.contiguous()
+        c0 = self.bridge_c(per_layer(h if c is None else c))  # (layers_d, B, H_d)
+        return (h0.contiguous(), c0.contiguous())
+
+    def encode(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor, State]:
+        """Run the encoder and the bridge: ``(memory (B, S, E), mask (B, S), state)``."""
+        memory, enc_state = self.encoder(src, src_lengths)  # (B, S, dirs*H_e)
+        lengths = check_lengths(src_lengths, src, "src_lengths")  # (B,) CPU
+        mask = length_mask(lengths, src.shape[1], src.device)  # (B, S)
+        return memory, mask, self.bridge(enc_state)
+
+    def forward(self, batch: Batch, teacher_forcing_ratio: float = 1.0) -> Tensor:
+        """Logits ``(B, Lt-1, V)`` for ``batch.tgt[:, 1:]`` (the target shifted by one).
+
+        With ``teacher_forcing_ratio == 1`` the decoder reads the gold target in one packed
+        call; below 1, a per-step loop feeds the model's own argmax back at each step with
+        probability ``1 - teacher_forcing_ratio`` (one coin per step, shared by the batch).
+        """
+        tgt, tgt_lengths = self._check_target(batch)
+        memory, mask, state = self.encode(batch.src, batch.src_lengths)
+        tgt_in = tgt[:, :-1]  # (B, Lt-1): [SOS] t, no EOS
+        if teacher_forcing_ratio >= 1.0:
+            logits, _ = self.decoder(tgt_in, state, memory, mask, lengths=tgt_lengths - 1)
+            return logits  # (B, Lt-1, V)
+        steps = []
+        inp = tgt_in[:, :1]  # (B, 1)
+        for t in range(tgt_in.shape[1]):
+            step_logits, state = self.decoder(inp, state, memory, mask)  # (B, 1, V)
+            steps.append(step_logits)
+            if t + 1 < tgt_in.shape[1]:
+                use_gold = bool(torch.rand(()) < teacher_forcing_ratio)
+                inp = tgt_in[:, t + 1 : t + 2] if use_gold else step_logits.argmax(-1)  # (B, 1)
+        return torch.cat(steps, dim=1)  # (B, Lt-1, V)
+
+    def loss(self, batch: Batch, teacher_forcing_ratio: float | None = None) -> Tensor:
+        """Mean cross-entropy over the real target tokens (PAD ignored).
+
+        ``teacher_forcing_ratio`` defaults to the model's ratio while training, 1.0 in eval.
+        """
+        if teacher_forcing_ratio is None:
+            teacher_forcing_ratio = self.teacher_forcing_ratio if self.training else 1.0
+        tgt, tgt_lengths = self._check_target(batch)
+        gold = tgt[:, 1:]  # (B, Lt-1)
+        real = gold != self.config.decoder.pad_id  # (B, Lt-1)
+        if teacher_forcing_ratio >= 1.0:
+            # Same as forward(), but the output layer (the costly V-sized matmul) only runs
+            # at the real target positions.
+            memory, mask, state = self.encode(batch.src, batch.src_lengths)
+            feats, _ = self.decoder.features(
+                tgt[:, :-1], state, memory, mask, lengths=tgt_lengths - 1
+            )  # (B, Lt-1, H)
+            logits = self.decoder.project(feats[real])  # (N, V)
+            return F.cross_entropy(logits, gold[real])
+        logits = self(batch, teacher_forcing_ratio)  # (B, Lt-1, V)
+        return F.cross_entropy(logits[real], gold[real])  # (N, V) vs (N,)
+
+    def num_targets(self, batch: Batch) -> int:
+        """How many target tokens :meth:`loss` averages over (the non-PAD ``tgt[:, 1:]``)."""
+        _, tgt_lengths = self._check_target(batch)
+        return int(tgt_lengths.sum()) - len(tgt_lengths)
+
+    @torch.no_grad()
+    def greedy_decode(
+        self, src: Tensor, src_lengths: Tensor, max_len: int
+    ) -> tuple[Tensor, Tensor]:
+        """The notes' loop: feed the argmax back until every sequence has produced EOS.
+
+        Call ``model.eval()`` first if the model has dropout.
+
+        Args:
+            src: ``(B, S)`` source ids.
+            src_lengths: ``(B,)`` source lengths (any device).
+            max_len: the most tokens to generate per sequence (EOS included).
+
+        Returns:
+            ``ids (B, T)`` with ``T <= max_len`` — each row's tokens, its EOS, then PAD — and
+            ``lengths (B,)`` int64 on the CPU: tokens up to and including EOS (``max_len`` for
+            a row that never produced EOS).
+        """
+        if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
+            raise ConfigError(f"max_len should be a positive integer, but got max_len={max_len!r}")
+        cfg = self.config
+        memory, mask, state = self.encode(src, src_lengths)  # (B, S, E), (B, S)
+        batch = src.shape[0]
+        inp = torch.full((batch, 1), cfg.sos_id, dtype=torch.long, device=src.device)  # (B, 1)
+        done = torch.zeros(batch, dtype=torch.bool, device=src.device)  # (B,)
+        steps = []
+        for _ in range(max_len):
+            logits, state = self.decoder(inp, state, memory, mask)  # (B, 1, V)
+            nxt = logits[:, 0].argmax(-1).masked_fill(done, cfg.decoder.pad_id)  # (B,)
+            steps.append(nxt)
+            done = done | (nxt == cfg.eos_id)
+            inp = nxt[:, None]  # (B, 1)
+            if bool(done.all()):
+                break
+        ids = torch.stack(steps, dim=1)  # (B, T)
+        is_eos = ids == cfg.eos_id  # (B, T)
+        first = is_eos.int().argmax(dim=1)  # (B,) first EOS (0 if none)
+        lengths = torch.where(is_eos.any(dim=1), first + 1, torch.full_like(first, max_len))
+        return ids, lengths.to("cpu", torch.int64)
+
+    def _check_target(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        if batch.tgt is None or batch.tgt_lengths is None:
+            raise ShapeError(
+                "Seq2Seq needs a target: batch.tgt and batch.tgt_lengths should be tensors, but "
+                "got None; collate a ParallelCorpus (src and tgt), not a single-sequence corpus"
+            )
+        tgt = batch.tgt
+        if tgt.dim() != 2 or tgt.shape[0] != batch.src.shape[0] or tgt.shape[1] < 2:
+            raise ShapeError(
+                f"batch.tgt should have shape (B, Lt) with B={batch.src.shape[0]} (as src) and "
+                f"Lt >= 2 ([SOS] ... [EOS]), but got {tuple(tgt.shape)}"
+            )
+        lengths = check_lengths(batch.tgt_lengths, tgt, "tgt_lengths")  # (B,) CPU
+        if int(lengths.min()) < 2:
+            raise ShapeError(
+                f"every target should hold at least [SOS, EOS] (length >= 2), but got "
+                f"min(tgt_lengths)={int(lengths.min())}; frame targets with frame_target"
+            )
+        return tgt, lengths
