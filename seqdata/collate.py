@@ -1,23 +1,27 @@
-"""Batches: the typed :class:`Batch`, and PackedSequence conversion both ways.
+"""Batches: the typed :class:`Batch`, :class:`PadCollate`, and PackedSequence both ways.
 
 The study notes sort a batch by source length (descending), pad it with
 ``pad_sequence(batch_first=True)`` into a ``(B, L)`` long tensor, and later call
 ``pack_padded_sequence`` / ``pad_packed_sequence`` around the RNN. This module holds the
-batch type those steps produce and thin, checked wrappers over torch's own rnn utilities.
+batch type those steps produce, the collate function that builds it in one vectorized
+gather per side, and thin, checked wrappers over torch's own rnn utilities.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from seqdata.errors import ShapeError
+from seqdata.errors import ConfigError, InputTypeError, ShapeError
+from seqdata.store import Ragged, RaggedBatch
 
-__all__ = ["Batch", "pack", "unpack"]
+__all__ = ["Batch", "PadCollate", "pack", "unpack"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,161 @@ class Batch:
 
 def _move(t: Tensor | None, device: torch.device | str, non_blocking: bool) -> Tensor | None:
     return None if t is None else t.to(device, non_blocking=non_blocking)
+
+
+def _is_sequence(x: Any) -> bool:
+    if isinstance(x, (list, tuple)):
+        return True
+    return isinstance(x, (np.ndarray, Tensor)) and x.ndim >= 1
+
+
+class PadCollate:
+    """Collate examples into a padded :class:`Batch`, sorted by source length (descending).
+
+    Accepts what ``DataLoader`` hands a ``collate_fn``:
+
+    * the :class:`~seqdata.store.RaggedBatch` of ``ParallelCorpus.__getitems__`` /
+      ``MonoCorpus.__getitems__`` (the fast path: one masked gather per side, straight
+      from the corpus arrays);
+    * a list of ``(src, tgt)`` id sequences (lists, numpy arrays or tensors), of single
+      sequences, or of ``(ids, label)`` with a scalar label;
+    * a list of HuggingFace rows (dicts) with ``src_key`` (and optionally ``tgt_key`` and
+      ``label_key``) columns.
+
+    The sort is by *length*, as the notes' comment says ("0번째 요소의 길이를 기준으로
+    내림차순 정렬"); their code, ``sorted(batch, key=lambda x: x[0])``, compares the id lists
+    themselves, which is not a length order. ``batch.order`` restores the requested order:
+    ``x[batch.order]`` for any batch-major tensor ``x`` of the sorted batch. The padded
+    length of each side is the *smallest* multiple of ``pad_to_multiple_of`` that is ``>=``
+    its longest sequence.
+
+    Args:
+        pad_id: id written into the padded positions (the notes' ``PAD = 0``).
+        batch_first: ``(B, L)`` tensors if true (the notes' choice), else ``(L, B)``.
+        pad_to_multiple_of: align the padded lengths (tensor cores like multiples of 8).
+        sort: sort by source length, descending (needed by ``pack(enforce_sorted=True)``);
+            ``False`` keeps the requested order and ``order`` is ``arange(B)``.
+        src_key, tgt_key, label_key: column names read from dict rows.
+
+    >>> collate = PadCollate(pad_id=0)
+    >>> b = collate([([5, 6], [2, 7, 3]), ([8, 9, 4], [2, 3])])
+    >>> b.src.tolist(), b.src_lengths.tolist(), b.tgt.tolist(), b.order.tolist()
+    ([[8, 9, 4], [5, 6, 0]], [3, 2], [[2, 3, 0], [2, 7, 3]], [1, 0])
+    >>> PadCollate(pad_to_multiple_of=4)([[1, 2, 3, 4, 5]]).src.shape   # (B=1, L=8)
+    torch.Size([1, 8])
+    """
+
+    def __init__(
+        self,
+        pad_id: int = 0,
+        *,
+        batch_first: bool = True,
+        pad_to_multiple_of: int | None = None,
+        sort: bool = True,
+        src_key: str = "src_ids",
+        tgt_key: str = "tgt_ids",
+        label_key: str = "label",
+    ) -> None:
+        if isinstance(pad_id, bool) or not isinstance(pad_id, (int, np.integer)) or pad_id < 0:
+            raise ConfigError(f"pad_id should be an id >= 0, but got pad_id={pad_id!r}")
+        if pad_to_multiple_of is not None and (
+            isinstance(pad_to_multiple_of, bool)
+            or not isinstance(pad_to_multiple_of, int)
+            or pad_to_multiple_of < 1
+        ):
+            raise ConfigError(
+                f"pad_to_multiple_of should be a positive int or None, but got "
+                f"pad_to_multiple_of={pad_to_multiple_of!r}"
+            )
+        self.pad_id = int(pad_id)
+        self.batch_first = batch_first
+        self.pad_to_multiple_of = pad_to_multiple_of
+        self.sort = sort
+        self.src_key = src_key
+        self.tgt_key = tgt_key
+        self.label_key = label_key
+
+    def __repr__(self) -> str:
+        return (
+            f"PadCollate(pad_id={self.pad_id}, batch_first={self.batch_first}, "
+            f"pad_to_multiple_of={self.pad_to_multiple_of}, sort={self.sort})"
+        )
+
+    def __call__(self, examples: Any) -> Batch:
+        parts = self._as_ragged(examples)
+        size = len(parts)
+        if size == 0:
+            raise ShapeError("cannot collate an empty batch (the sampler yielded no indices)")
+        src_lengths = parts.src_lengths
+        if self.sort:
+            perm = np.argsort(-src_lengths, kind="stable")  # row r holds example perm[r]
+            order = np.empty(size, dtype=np.int64)
+            order[perm] = np.arange(size, dtype=np.int64)
+        else:
+            perm = order = np.arange(size, dtype=np.int64)
+        pad = (self.pad_id, self.pad_to_multiple_of, self.batch_first)
+        tgt = tgt_lengths = labels = None
+        if parts.has_tgt:
+            tgt = parts.padded("tgt", perm, *pad)
+            tgt_lengths = torch.from_numpy(parts.tgt_lengths[perm])  # type: ignore[index]
+        if parts.labels is not None:
+            labels = torch.as_tensor(parts.labels[perm])
+        return Batch(
+            src=parts.padded("src", perm, *pad),
+            src_lengths=torch.from_numpy(src_lengths[perm]),
+            tgt=tgt,
+            tgt_lengths=tgt_lengths,
+            order=torch.from_numpy(order),
+            labels=labels,
+        )
+
+    def _as_ragged(self, examples: Any) -> RaggedBatch:
+        if isinstance(examples, RaggedBatch):
+            return examples
+        if not isinstance(examples, Sequence) or isinstance(examples, (str, bytes)):
+            raise InputTypeError(
+                f"PadCollate expects a list of examples or a RaggedBatch, but got "
+                f"{type(examples).__name__}"
+            )
+        if len(examples) == 0:
+            raise ShapeError("cannot collate an empty batch (the sampler yielded no indices)")
+        first = examples[0]
+        if isinstance(first, Mapping):
+            return self._from_rows(examples)
+        if _is_sequence(first) and len(first) == 2 and _is_sequence(first[0]):
+            if _is_sequence(first[1]):
+                return RaggedBatch(
+                    Ragged.from_sequences([ex[0] for ex in examples]),
+                    Ragged.from_sequences([ex[1] for ex in examples]),
+                )
+            labels = np.asarray([np.asarray(ex[1]).item() for ex in examples])
+            return RaggedBatch(Ragged.from_sequences([ex[0] for ex in examples]), None, labels)
+        return RaggedBatch(Ragged.from_sequences(examples))
+
+    def _from_rows(self, rows: Sequence[Mapping[str, Any]]) -> RaggedBatch:
+        first = rows[0]
+        if self.src_key not in first:
+            raise InputTypeError(
+                f"the rows have no {self.src_key!r} column (src_key); their keys are "
+                f"{sorted(first)}; pass PadCollate(src_key=...)"
+            )
+        try:
+            src = Ragged.from_sequences([row[self.src_key] for row in rows])
+            tgt = (
+                Ragged.from_sequences([row[self.tgt_key] for row in rows])
+                if self.tgt_key in first
+                else None
+            )
+            labels = (
+                np.asarray([np.asarray(row[self.label_key]).item() for row in rows])
+                if self.label_key in first
+                else None
+            )
+        except KeyError as err:
+            raise InputTypeError(
+                f"every row should have the columns of the first row, but one lacks {err}"
+            ) from None
+        return RaggedBatch(src, tgt, labels)
 
 
 def _check_lengths(lengths: Tensor, batch: int, max_len: int) -> Tensor:
