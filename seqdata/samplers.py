@@ -301,7 +301,8 @@ class LengthBatchSampler(Sampler[list[int]]):
         self.drop_last = bool(drop_last)
         self.rank, self.world_size = _resolve_rank(rank, world_size)
         self.epoch = 0
-        self._position = 0
+        self._position = 0  # batches of this epoch handed out (what state_dict saves)
+        self._start = 0  # where the next __iter__ begins: 0, or a restored position
         self._group = np.zeros(0, dtype=np.uint16)  # set by _set_groups
         self._base = np.zeros(0, dtype=np.int64)
         self._sizes = np.zeros(0, dtype=np.int64)
@@ -425,12 +426,24 @@ class LengthBatchSampler(Sampler[list[int]]):
         return flat, bounds, order[self.rank :: self.world_size]
 
     def __iter__(self) -> Iterator[list[int]]:
+        """One epoch of batches; from the restored position right after a resume, else whole.
+
+        A fresh ``iter()`` always starts the epoch at its first batch (peeking at a batch, or
+        breaking out of a loop, never makes the next pass skip batches); only
+        :meth:`load_state_dict` makes the next pass start mid-epoch.
+        """
         flat, bounds, mine = self._plan()
-        for k in range(self._position, len(mine)):
+        start, self._start = self._start, 0
+        self._position = start
+        for k in range(start, len(mine)):
             b = mine[k]
             self._position = k + 1
             yield flat[bounds[b] : bounds[b + 1]].tolist()
         self._position = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickled sampler is a saved state: its copy resumes where this one stands.
+        return {**self.__dict__, "_start": self._position}
 
     def set_epoch(self, epoch: int) -> None:
         """Use the order of epoch ``epoch`` from the next iteration on.
@@ -441,7 +454,7 @@ class LengthBatchSampler(Sampler[list[int]]):
         """
         epoch = _check_int("epoch", epoch, low=0)
         if epoch != self.epoch:
-            self._position = 0
+            self._position = self._start = 0
         self.epoch = epoch
 
     def state_dict(self) -> dict[str, Any]:
@@ -487,7 +500,7 @@ class LengthBatchSampler(Sampler[list[int]]):
                 f"rank), but got position={position!r}"
             )
         self.epoch = int(epoch)
-        self._position = int(position)
+        self._position = self._start = int(position)
 
 
 # --------------------------------------------------------------------------- samplers

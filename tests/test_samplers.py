@@ -389,3 +389,17 @@ def test_token_budget_drop_last_over_ranks_never_repeats(world_size):
     assert all(len(s) == total // world_size for s in shares)
     seen = [i for share in shares for b in share for i in b]
     assert len(seen) == len(set(seen))
+
+
+def test_a_fresh_iteration_never_skips_batches_a_peek_or_break_handed_out():
+    src, tgt = wmt_like(500)
+    for sampler in make_samplers(src, tgt, seed=3):
+        whole = list(sampler)
+        peek = iter(sampler)
+        next(peek)
+        next(peek)
+        assert list(sampler) == whole  # the same epoch, from its first batch
+        for k, _ in enumerate(sampler):
+            if k == 4:
+                break
+        assert list(sampler) == whole
