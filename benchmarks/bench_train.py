@@ -1,11 +1,15 @@
-"""One epoch of GRU seq2seq training, three ways of batching, side by side.
+"""One epoch of GRU seq2seq training, four ways of batching, side by side.
 
 1. **random + padded**: shuffled fixed-size batches, padded, the RNNs run over the padding
    (no packing) — the notes' first listing;
 2. **bucketed + packed**: the notes' bucketing (group by length, chunk, shuffle the batches)
    and ``pack_padded_sequence`` around the RNNs;
-3. **token budget + packed**: seqdata's token-budget batches (each batch holds about the same
+3. **seqdata buckets + packed**: ``BucketBatchSampler`` with its defaults, and packing;
+4. **token budget + packed**: seqdata's token-budget batches (each batch holds about the same
    number of tokens) and packing.
+
+Batches of every policy are gathered and padded by seqdata's ``ParallelCorpus`` +
+``PadCollate`` (sorted by source length, as packing wants).
 
 Corpus (generated, WMT-like per DESIGN.md §6): ``--pairs`` pairs (default 100,000); source
 lengths log-normal (mean ≈ 24, p50 ≈ 20, p99 ≈ 85, clipped to [1, 150]); target length =
@@ -31,14 +35,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqdata.collate import Batch
+from seqdata.collate import Batch, PadCollate
 from seqdata.models import Seq2Seq
+from seqdata.samplers import BucketBatchSampler, TokenBudgetBatchSampler
+from seqdata.store import ParallelCorpus
 from seqdata.train import fit
-
-try:  # seqdata's samplers; the inline stand-ins below are used until they exist
-    from seqdata.samplers import BucketBatchSampler, TokenBudgetBatchSampler
-except ImportError:  # pragma: no cover
-    BucketBatchSampler = TokenBudgetBatchSampler = None  # type: ignore[assignment,misc]
 
 PAD, SOS, EOS, FIRST_WORD = 0, 2, 3, 4
 
@@ -72,7 +73,7 @@ def random_batches(n: int, batch_size: int, seed: int) -> list[list[int]]:
 def notes_buckets(
     src_len: np.ndarray, tgt_len: np.ndarray, batch_size: int, max_pad_len: int, seed: int
 ) -> list[list[int]]:
-    """The notes' bucketing, with the true minimum lengths."""
+    """The notes' bucketing listing (dict of lists, chunk, shuffle), with the true minimum."""
     buckets: dict[tuple[int, int], list[int]] = defaultdict(list)
     keys_s = (src_len - src_len.min() + 1) // max_pad_len
     keys_t = (tgt_len - tgt_len.min() + 1) // max_pad_len
@@ -81,36 +82,6 @@ def notes_buckets(
     out = [v[i : i + batch_size] for v in buckets.values() for i in range(0, len(v), batch_size)]
     order = np.random.default_rng(seed).permutation(len(out))
     return [out[i] for i in order]
-
-
-def token_budget(
-    src_len: np.ndarray, tgt_len: np.ndarray, max_tokens: int, seed: int
-) -> list[list[int]]:
-    """Sort by (src, tgt) length, fill batches until max(len) * n would exceed the budget."""
-    rng = np.random.default_rng(seed)
-    order = np.lexsort((rng.random(len(src_len)), tgt_len, src_len))  # random among equals
-    out, cur, longest = [], [], 0
-    for idx in order.tolist():
-        top = max(longest, int(src_len[idx]), int(tgt_len[idx]))
-        if cur and top * (len(cur) + 1) > max_tokens:
-            out.append(cur)
-            cur, top = [], max(int(src_len[idx]), int(tgt_len[idx]))
-        cur.append(idx)
-        longest = top
-    out.append(cur)
-    perm = rng.permutation(len(out))
-    return [out[i] for i in perm]
-
-
-def collate(src: list[np.ndarray], tgt: list[np.ndarray], idx: list[int]) -> Batch:
-    s = [torch.from_numpy(src[i]) for i in idx]
-    t = [torch.from_numpy(tgt[i]) for i in idx]
-    return Batch(
-        src=nn.utils.rnn.pad_sequence(s, batch_first=True, padding_value=PAD),
-        src_lengths=torch.tensor([len(x) for x in s]),
-        tgt=nn.utils.rnn.pad_sequence(t, batch_first=True, padding_value=PAD),
-        tgt_lengths=torch.tensor([len(x) for x in t]),
-    )
 
 
 class PaddedSeq2Seq(nn.Module):
@@ -149,29 +120,22 @@ def main(argv: list[str] | None = None) -> None:
         f"{tgt_len.mean():.1f}; device {args.device}, torch threads {torch.get_num_threads()}"
     )
     budget = int(args.batch_size * src_len.mean())
-    if BucketBatchSampler is not None and TokenBudgetBatchSampler is not None:
-        source = "seqdata.samplers"
-        bucketed = list(
-            BucketBatchSampler(
-                src_len, tgt_len, batch_size=args.batch_size, bucket_width=5, seed=args.seed
-            )
-        )
-        budgeted = list(
-            TokenBudgetBatchSampler(src_len, tgt_len, max_tokens=budget, seed=args.seed)
-        )
-    else:
-        source = "inline stand-ins (seqdata.samplers not importable)"
-        bucketed = notes_buckets(src_len, tgt_len, args.batch_size, 5, args.seed)
-        budgeted = token_budget(src_len, tgt_len, budget, args.seed)
-    print(f"batch samplers: {source}; token budget {budget} tokens per side")
+    print(f"token budget {budget} tokens per side")
     policies = {
         "random + padded": random_batches(args.pairs, args.batch_size, args.seed),
-        "bucketed + packed": bucketed,
-        "token budget + packed": budgeted,
+        "notes' buckets + packed": notes_buckets(src_len, tgt_len, args.batch_size, 5, args.seed),
+        "seqdata buckets + packed": list(
+            BucketBatchSampler(src_len, tgt_len, batch_size=args.batch_size, seed=args.seed)
+        ),
+        "token budget + packed": list(
+            TokenBudgetBatchSampler(src_len, tgt_len, max_tokens=budget, seed=args.seed)
+        ),
     }
+    corpus = ParallelCorpus.from_sequences(src, tgt)
+    collate = PadCollate(pad_id=PAD)
     rows = []
     for name, index_lists in policies.items():
-        batches = [collate(src, tgt, idx) for idx in index_lists]
+        batches = [collate(corpus.__getitems__(idx)) for idx in index_lists]
         cells = sum(b.src.numel() + b.tgt.numel() for b in batches)  # type: ignore[union-attr]
         real = int(src_len.sum() + tgt_len.sum())
         torch.manual_seed(args.seed)
