@@ -1,0 +1,795 @@
+"""Index: tokens ↔ ids, with the special tokens at fixed leading ids and UNK for the rest.
+
+A :class:`Vocab` works like fairseq's ``Dictionary``: the specials come first (by default
+``PAD=0 "<pad>"``, ``UNK=1 "<unk>"``, ``SOS=2 "<sos>"``, ``EOS=3 "<eos>"``), then the corpus
+tokens by decreasing frequency, ties broken by the token's code points (lexicographic), so the
+same counts always give the same ids. A token that is not in the vocabulary becomes UNK — the
+notes' ``word2idx[w] if w in word2idx else UNK`` — and encoding never adds a token.
+
+>>> vocab = Vocab.build([["the", "cat", "sat"], ["the", "dog", "sat"]])
+>>> vocab.tokens
+('<pad>', '<unk>', '<sos>', '<eos>', 'sat', 'the', 'cat', 'dog')
+>>> vocab["the"], vocab["zebra"], vocab.unk_id
+(5, 1, 1)
+>>> vocab.encode(["the", "zebra", "sat"])
+[5, 1, 4]
+>>> vocab.encode_batch([["the", "cat"], [], ["dog"]])
+[[5, 6], [], [7]]
+>>> vocab.decode([2, 5, 6, 3, 0, 0])
+['the', 'cat']
+
+Saved format (``vocab.save(path)``, UTF-8, ``"\\n"`` line ends), version 1::
+
+    {"format": "seqdata-vocab", "version": 1, "size": 8, "specials": {"pad": "<pad>", ...}}
+    "<pad>"
+    "<unk>"
+    ...
+
+Line 1 is a JSON header (``size`` = number of token lines, ``specials`` = role → token);
+line ``k + 2`` holds the token with id ``k`` as a JSON string (so tokens with spaces, tabs or
+newlines survive). The specials are the first ``len(specials)`` token lines, and those lines
+(not the order of the header's mapping, which JSON tools may sort) give their ids.
+:meth:`Vocab.load` checks everything and raises :class:`~seqdata.errors.VocabFormatError`
+naming the file and the line of the first problem (a garbled or blank line, a truncated file,
+extra lines, a duplicate, a special out of place, an unknown version); invalid specials in the
+header are a :class:`~seqdata.errors.SpecialTokenError` (line 1).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError, VocabFormatError
+from seqdata.tokenizers import FlatPieces, SentencePieceTokenizer
+
+__all__ = ["DEFAULT_SPECIALS", "SPECIAL_ROLES", "Vocab"]
+
+#: The default specials, in id order: ``PAD=0, UNK=1, SOS=2, EOS=3``.
+DEFAULT_SPECIALS: Mapping[str, str] = MappingProxyType(
+    {"pad": "<pad>", "unk": "<unk>", "sos": "<sos>", "eos": "<eos>"}
+)
+#: The special roles a vocabulary may have; ``pad`` and ``unk`` are required.
+SPECIAL_ROLES = ("pad", "unk", "sos", "eos", "mask", "sep", "cls")
+_REQUIRED = ("pad", "unk")
+_FORMAT = "seqdata-vocab"
+_VERSION = 1
+_CHUNK = 1 << 16
+
+
+def check_specials(
+    specials: Mapping[str, str] | Sequence[tuple[str, str]],
+    *,
+    path: str | os.PathLike[str] | None = None,
+    line: int | None = None,
+) -> dict[str, str]:
+    """Validate a role → token mapping (id order = mapping order).
+
+    Raises:
+        SpecialTokenError: an unknown role name, a role given twice, two roles sharing one
+            token, an empty token, or a missing ``pad``/``unk``.
+
+    >>> check_specials({"pad": "<pad>", "unk": "<unk>", "start": "<s>"})
+    Traceback (most recent call last):
+    ...
+    seqdata.errors.SpecialTokenError: unknown special name 'start'; ...
+    """
+
+    def fail(message: str) -> SpecialTokenError:
+        return SpecialTokenError(message, path=path, line=line)
+
+    if isinstance(specials, Mapping):
+        pairs = list(specials.items())
+    elif isinstance(specials, Sequence) and not isinstance(specials, str):
+        pairs = []
+        for item in specials:
+            if not (isinstance(item, tuple | list) and len(item) == 2):
+                raise fail(
+                    "specials should be a mapping role → token such as "
+                    f'{{"pad": "<pad>", "unk": "<unk>"}}, but got the item {item!r}'
+                )
+            pairs.append((item[0], item[1]))
+    else:
+        raise fail(
+            "specials should be a mapping role → token such as "
+            f'{{"pad": "<pad>", "unk": "<unk>"}}, but got {type(specials).__name__}'
+        )
+    out: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for role, token in pairs:
+        if role not in SPECIAL_ROLES:
+            raise fail(
+                f"unknown special name {role!r}; the known names are {', '.join(SPECIAL_ROLES)}"
+            )
+        if role in out:
+            raise fail(f"the special {role!r} is given twice; give each role once")
+        if not isinstance(token, str) or not token:
+            raise fail(f"the special {role!r} should be a non-empty str, but got {token!r}")
+        if token in owner:
+            raise fail(
+                f"the specials {owner[token]!r} and {role!r} share the token {token!r}; "
+                "each special needs its own token"
+            )
+        out[role] = token
+        owner[token] = role
+    for role in _REQUIRED:
+        if role not in out:
+            raise fail(
+                f"the special {role!r} is missing (got {list(out)}); a vocabulary needs "
+                "'pad' for padding and 'unk' for unknown tokens"
+            )
+    return out
+
+
+def _check_ids(ids: object, size: int) -> np.ndarray:
+    values = np.asarray(ids)
+    if values.ndim != 1 or (values.size and not np.issubdtype(values.dtype, np.integer)):
+        raise InputTypeError(
+            f"ids should be a 1-D sequence of integers, but got {type(ids).__name__} "
+            f"of shape {values.shape} and dtype {values.dtype}"
+        )
+    if values.size and (values.min() < 0 or values.max() >= size):
+        bad = values[(values < 0) | (values >= size)][0]
+        raise ConfigError(f"ids should be in [0, len(vocab)={size}), but got id={int(bad)}")
+    return values.astype(np.int64, copy=False)
+
+
+def _token_lists_to_arrow(token_lists: object, start: int = 0) -> pa.LargeListArray:
+    """A batch of token lists as an Arrow ``large_list<large_string>`` (no Python per token)."""
+    if isinstance(token_lists, pl.Series):
+        if token_lists.dtype != pl.List(pl.String):
+            raise InputTypeError(
+                f"token_lists should be a polars Series of list[str], but got dtype "
+                f"{token_lists.dtype}"
+            )
+        arr = token_lists.to_arrow(compat_level=pl.CompatLevel.oldest())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+    else:
+        if isinstance(token_lists, str) or not isinstance(token_lists, Sequence):
+            raise InputTypeError(
+                f"token_lists should be a list of token lists, but got {type(token_lists).__name__}"
+            )
+        arr = None
+        if not any(isinstance(tokens, str) for tokens in token_lists):  # pa would split a str
+            try:
+                arr = pa.array(token_lists, type=pa.large_list(pa.large_string()))
+            except (pa.ArrowException, TypeError, ValueError):
+                arr = None
+        if arr is None or arr.null_count or arr.values.null_count:
+            _raise_bad_token_list(token_lists, start)
+    if arr.type != pa.large_list(pa.large_string()):
+        arr = arr.cast(pa.large_list(pa.large_string()))
+    if arr.null_count or arr.values.null_count:
+        raise InputTypeError("token_lists should not contain missing values (None)")
+    return arr
+
+
+def _raise_bad_token_list(token_lists: Sequence[Any], start: int) -> None:
+    for i, tokens in enumerate(token_lists):
+        if isinstance(tokens, str) or not isinstance(tokens, Sequence):
+            raise InputTypeError(
+                f"token_lists[{start + i}] should be a list of tokens, but got "
+                f"{type(tokens).__name__} ({tokens!r:.40}); tokenize the text first",
+                index=start + i,
+            )
+        for j, token in enumerate(tokens):
+            if not isinstance(token, str):
+                raise InputTypeError(
+                    f"token_lists[{start + i}][{j}] should be a str, but got "
+                    f"{type(token).__name__} ({token!r:.40})",
+                    index=start + i,
+                )
+    raise InputTypeError("token_lists could not be read as lists of strings")
+
+
+def _offsets(arr: pa.LargeListArray) -> np.ndarray:
+    offsets = np.asarray(arr.offsets, dtype=np.int64)
+    return offsets - offsets[0]
+
+
+class Vocab:
+    """Token ↔ id mapping with specials at the leading ids.
+
+    Args:
+        tokens: the ordinary tokens in id order; they get ids ``len(specials)``, … .
+        specials: role → token, in id order (default ``DEFAULT_SPECIALS``:
+            ``pad=0, unk=1, sos=2, eos=3``). Roles are from ``SPECIAL_ROLES``; ``pad`` and
+            ``unk`` are required.
+
+    Raises:
+        SpecialTokenError: a bad special set, or an ordinary token equal to a special token.
+        ConfigError: a token listed twice.
+        InputTypeError: a token that is not a ``str``.
+
+    >>> vocab = Vocab(["hello", "world"], specials={"pad": "[PAD]", "unk": "[UNK]"})
+    >>> len(vocab), vocab["world"], vocab.pad_id, "hello" in vocab
+    (4, 3, 0, True)
+    >>> vocab.sos_id
+    Traceback (most recent call last):
+    ...
+    seqdata.errors.SpecialTokenError: this vocabulary has no 'sos' special (it has pad, unk); ...
+    """
+
+    def __init__(
+        self,
+        tokens: Iterable[str],
+        *,
+        specials: Mapping[str, str] | Sequence[tuple[str, str]] = DEFAULT_SPECIALS,
+    ) -> None:
+        checked = check_specials(specials)
+        itos = list(checked.values())
+        stoi = {token: i for i, token in enumerate(itos)}
+        for token in tokens:
+            if not isinstance(token, str):
+                raise InputTypeError(
+                    f"tokens should be strings, but got {type(token).__name__} ({token!r:.40}) "
+                    f"for id {len(itos)}"
+                )
+            if token in stoi:
+                if stoi[token] < len(checked):
+                    raise SpecialTokenError(
+                        f"the token {token!r} (id {len(itos)}) is already the special "
+                        f"{list(checked)[stoi[token]]!r}; drop it from the ordinary tokens"
+                    )
+                raise ConfigError(
+                    f"tokens should be distinct, but {token!r} has ids {stoi[token]} "
+                    f"and {len(itos)}"
+                )
+            stoi[token] = len(itos)
+            itos.append(token)
+        self._set(itos, checked, stoi)
+
+    def _set(self, itos: list[str], specials: dict[str, str], stoi: dict[str, int]) -> None:
+        self._itos = itos
+        self._stoi = stoi
+        self._specials = specials
+        self._special_ids = {role: i for i, role in enumerate(specials)}
+        self._value_sets: dict[str, pa.Array] = {}
+        self._itos_array: np.ndarray | None = None
+
+    # -- building ---------------------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        token_lists: Iterable[Sequence[str]] | pl.Series,
+        min_freq: int = 1,
+        max_size: int | None = None,
+        specials: Mapping[str, str] | Sequence[tuple[str, str]] = DEFAULT_SPECIALS,
+    ) -> Vocab:
+        """Count the tokens of a corpus and keep the frequent ones.
+
+        Args:
+            token_lists: tokenized examples (a list of token lists, any iterable of them, or a
+                polars Series of ``list[str]``); counted in chunks, vectorized.
+            min_freq: keep tokens seen at least this often.
+            max_size: the most ids in total, specials included (``None`` = no limit).
+            specials: role → token, in id order. Corpus tokens equal to a special token are
+                not counted (they already have the special's id).
+
+        Returns:
+            The vocabulary: specials, then tokens by decreasing count, ties in lexicographic
+            (code point) order.
+
+        >>> Vocab.build([["b", "a", "c", "a"], ["c", "d"]], min_freq=2).tokens
+        ('<pad>', '<unk>', '<sos>', '<eos>', 'a', 'c')
+        >>> len(Vocab.build([["b", "a", "c", "a"]], max_size=5))
+        5
+        """
+        counts = []
+        if isinstance(token_lists, pl.Series):
+            counts.append(_count(_token_lists_to_arrow(token_lists).flatten()))
+        else:
+            if isinstance(token_lists, str) or not isinstance(token_lists, Iterable):
+                raise InputTypeError(
+                    "token_lists should be an iterable of token lists, but got "
+                    f"{type(token_lists).__name__}"
+                )
+            chunk: list[Sequence[str]] = []
+            start = 0
+            for tokens in token_lists:
+                chunk.append(tokens)
+                if len(chunk) == _CHUNK:
+                    counts.append(_count(_token_lists_to_arrow(chunk, start).flatten()))
+                    start += len(chunk)
+                    chunk = []
+            counts.append(_count(_token_lists_to_arrow(chunk, start).flatten()))
+        frame = pl.concat(counts).group_by("token").agg(pl.col("count").sum())
+        return cls._from_count_frame(frame, min_freq, max_size, specials)
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Mapping[str, int],
+        min_freq: int = 1,
+        max_size: int | None = None,
+        specials: Mapping[str, str] | Sequence[tuple[str, str]] = DEFAULT_SPECIALS,
+    ) -> Vocab:
+        """Build from precomputed counts (a ``collections.Counter`` or any token → count map).
+
+        >>> from collections import Counter
+        >>> Vocab.from_counts(Counter("abracadabra"), min_freq=2).tokens[4:]
+        ('a', 'b', 'r')
+        """
+        if not isinstance(counts, Mapping):
+            raise InputTypeError(
+                f"counts should be a mapping token → count, but got {type(counts).__name__}"
+            )
+        frame = pl.DataFrame(
+            {"token": list(counts.keys()), "count": list(counts.values())},
+            schema={"token": pl.String, "count": pl.Int64},
+        )
+        return cls._from_count_frame(frame, min_freq, max_size, specials)
+
+    @classmethod
+    def _from_count_frame(
+        cls,
+        frame: pl.DataFrame,
+        min_freq: int,
+        max_size: int | None,
+        specials: Mapping[str, str] | Sequence[tuple[str, str]],
+    ) -> Vocab:
+        checked = check_specials(specials)
+        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
+            raise ConfigError(
+                f"min_freq should be a positive integer, but got min_freq={min_freq!r}"
+            )
+        if max_size is not None and (
+            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < len(checked)
+        ):
+            raise ConfigError(
+                f"max_size should be None or an integer >= the {len(checked)} specials, but "
+                f"got max_size={max_size!r}"
+            )
+        ranked = (
+            frame.filter(
+                (pl.col("count") >= min_freq) & ~pl.col("token").is_in(list(checked.values()))
+            )
+            .sort(["count", "token"], descending=[True, False])
+            .get_column("token")
+        )
+        if max_size is not None:
+            ranked = ranked.head(max_size - len(checked))
+        return cls(ranked.to_list(), specials=checked)
+
+    @classmethod
+    def from_sentencepiece(cls, tokenizer: SentencePieceTokenizer) -> Vocab:
+        """The vocabulary of a sentencepiece model: its pieces in id order, its pad/unk/bos/eos
+        as the ``pad/unk/sos/eos`` specials. Encoding pieces with it gives sentencepiece's ids.
+
+        Raises:
+            SpecialTokenError: the model has no pad or unk piece, or its specials are not the
+                leading ids (train with :meth:`SentencePieceTokenizer.train`, which uses
+                ``pad=0, unk=1, bos=2, eos=3``).
+        """
+        if not isinstance(tokenizer, SentencePieceTokenizer):
+            raise InputTypeError(
+                f"tokenizer should be a SentencePieceTokenizer, but got {type(tokenizer).__name__}"
+            )
+        pieces = tokenizer.pieces
+        ids = {
+            "pad": tokenizer.pad_id,
+            "unk": tokenizer.unk_id,
+            "sos": tokenizer.bos_id,
+            "eos": tokenizer.eos_id,
+        }
+        present = sorted((i, role) for role, i in ids.items() if i >= 0)
+        if [i for i, _ in present] != list(range(len(present))):
+            raise SpecialTokenError(
+                "the sentencepiece specials should take the leading ids 0, 1, …, but the model "
+                f"has pad_id={ids['pad']}, unk_id={ids['unk']}, bos_id={ids['sos']}, "
+                f"eos_id={ids['eos']}; train it with SentencePieceTokenizer.train "
+                "(pad=0, unk=1, bos=2, eos=3)"
+            )
+        specials = {role: pieces[i] for i, role in present}
+        return cls(pieces[len(present) :], specials=specials)
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._itos)
+
+    def __contains__(self, token: object) -> bool:
+        return isinstance(token, str) and token in self._stoi
+
+    def __getitem__(self, token: str) -> int:
+        """The id of ``token``; UNK's id for a token not in the vocabulary."""
+        if not isinstance(token, str):
+            raise InputTypeError(
+                f"token should be a str, but got {type(token).__name__} ({token!r:.40}); "
+                "use lookup_token(id) to go from an id to its token"
+            )
+        return self._stoi.get(token, self._special_ids["unk"])
+
+    def __iter__(self) -> Any:
+        return iter(self._itos)
+
+    def lookup_token(self, index: int) -> str:
+        """The token with id ``index``.
+
+        >>> Vocab(["x"]).lookup_token(4)
+        'x'
+        """
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise InputTypeError(f"index should be an int, but got {type(index).__name__}")
+        if not 0 <= index < len(self._itos):
+            raise ConfigError(
+                f"index should be in [0, len(vocab)={len(self._itos)}), but got index={index}"
+            )
+        return self._itos[index]
+
+    @property
+    def tokens(self) -> tuple[str, ...]:
+        """Every token in id order, specials first."""
+        return tuple(self._itos)
+
+    @property
+    def specials(self) -> dict[str, str]:
+        """Role → token, in id order."""
+        return dict(self._specials)
+
+    @property
+    def special_ids(self) -> dict[str, int]:
+        """Role → id."""
+        return dict(self._special_ids)
+
+    def special_id(self, role: str) -> int:
+        """The id of the special ``role`` (``"pad"``, ``"unk"``, ``"sos"``, ``"eos"``, …)."""
+        if role not in SPECIAL_ROLES:
+            raise SpecialTokenError(
+                f"unknown special name {role!r}; the known names are {', '.join(SPECIAL_ROLES)}"
+            )
+        if role not in self._special_ids:
+            raise SpecialTokenError(
+                f"this vocabulary has no {role!r} special (it has "
+                f"{', '.join(self._special_ids)}); build it with specials=... including "
+                f"{role!r}"
+            )
+        return self._special_ids[role]
+
+    @property
+    def pad_id(self) -> int:
+        return self.special_id("pad")
+
+    @property
+    def unk_id(self) -> int:
+        return self.special_id("unk")
+
+    @property
+    def sos_id(self) -> int:
+        return self.special_id("sos")
+
+    @property
+    def eos_id(self) -> int:
+        return self.special_id("eos")
+
+    # -- encoding ---------------------------------------------------------------------------
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        """Ids of one token list, shape ``(L,)``; unknown tokens → UNK. Never adds tokens.
+
+        >>> Vocab(["a"]).encode(["a", "b"])
+        [4, 1]
+        """
+        if isinstance(tokens, str):
+            raise InputTypeError(
+                "tokens should be a list of tokens, but got a str; tokenize it first "
+                f"(e.g. text.split()): {tokens!r:.40}"
+            )
+        unk = self._special_ids["unk"]
+        get = self._stoi.get
+        ids = [get(token, unk) for token in tokens]
+        if unk in ids:
+            for i, token in enumerate(tokens):
+                if not isinstance(token, str):
+                    raise InputTypeError(
+                        f"tokens[{i}] should be a str, but got {type(token).__name__} "
+                        f"({token!r:.40})",
+                        index=i,
+                    )
+        return ids
+
+    def encode_flat(
+        self, token_lists: Sequence[Sequence[str]] | pl.Series
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Ids of a batch as flat arrays: ``values`` int32 ``(T,)`` and ``offsets`` int64
+        ``(N + 1,)``; example ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
+
+        The lookup is one Arrow hash-table probe per token (``pyarrow.compute.index_in``),
+        no Python per token.
+
+        >>> values, offsets = Vocab(["a", "b"]).encode_flat([["a", "x"], [], ["b"]])
+        >>> values.tolist(), offsets.tolist()
+        ([4, 1, 5], [0, 2, 2, 3])
+        """
+        arr = _token_lists_to_arrow(token_lists)
+        return self.lookup(arr.flatten()), _offsets(arr)
+
+    def encode_batch(self, token_lists: Sequence[Sequence[str]] | pl.Series) -> list[list[int]]:
+        """Ids of each token list, ``(N, L_i)``; vectorized like :meth:`encode_flat`.
+
+        >>> Vocab(["a"]).encode_batch([["a"], ["b", "a"]])
+        [[4], [1, 4]]
+        """
+        values, offsets = self.encode_flat(token_lists)
+        flat = values.tolist()
+        bounds = offsets.tolist()
+        return [flat[a:b] for a, b in itertools.pairwise(bounds)]
+
+    def lookup(self, tokens: pa.Array | pl.Series, suffix: str = "") -> np.ndarray:
+        """Ids of a flat array of tokens, int32 ``(T,)`` (UNK for unknown ones).
+
+        Args:
+            tokens: Arrow or polars strings.
+            suffix: a string every token carries at its end (the whitespace tokenizer's
+                zero-copy pieces keep their separator); it is matched, not looked up.
+        """
+        if isinstance(tokens, pl.Series):
+            tokens = tokens.to_arrow(compat_level=pl.CompatLevel.oldest())
+        if isinstance(tokens, pa.ChunkedArray):
+            tokens = tokens.combine_chunks()
+        if tokens.type != pa.large_string():
+            tokens = tokens.cast(pa.large_string())
+        value_set = self._value_sets.get(suffix)
+        if value_set is None:
+            value_set = pa.array([t + suffix for t in self._itos], type=pa.large_string())
+            self._value_sets[suffix] = value_set
+        found = pc.index_in(tokens, value_set=value_set)
+        ids = pc.fill_null(found, self._special_ids["unk"])
+        return np.asarray(ids.to_numpy(zero_copy_only=False), dtype=np.int32)
+
+    def lookup_pieces(self, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:
+        """Ids of a tokenizer's :class:`~seqdata.tokenizers.FlatPieces`: ``(values int32
+        (T,), offsets int64 (N + 1,))``, empty pieces dropped."""
+        ids = self.lookup(pieces.pieces, pieces.suffix)
+        if pieces.keep is None:
+            return ids, pieces.bounds
+        kept = np.zeros(len(pieces.keep) + 1, dtype=np.int64)
+        np.cumsum(pieces.keep, out=kept[1:])
+        return ids[pieces.keep], kept[pieces.bounds]
+
+    def unknown_rate(self, token_lists: Sequence[Sequence[str]] | pl.Series) -> float:
+        """Share of the tokens that fall back to UNK (0.0 for no tokens). A literal UNK token
+        in the data counts as unknown too.
+
+        >>> Vocab(["a"]).unknown_rate([["a", "b"], ["c", "a"]])
+        0.5
+        """
+        values, _ = self.encode_flat(token_lists)
+        if len(values) == 0:
+            return 0.0
+        return float(np.count_nonzero(values == self._special_ids["unk"]) / len(values))
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def decode(self, ids: npt.ArrayLike, strip_specials: bool = True) -> list[str]:
+        """Tokens of an id sequence ``(L,)``, stopping at the first EOS.
+
+        Args:
+            ids: a list, numpy array or CPU tensor of ids.
+            strip_specials: drop the specials (PAD, SOS, EOS, …) but keep UNK, which stands for
+                a real word; with ``False`` every token up to and including the first EOS.
+
+        >>> vocab = Vocab(["a"])
+        >>> vocab.decode([2, 4, 1, 3, 4]), vocab.decode([2, 4, 3, 0], strip_specials=False)
+        (['a', '<unk>'], ['<sos>', 'a', '<eos>'])
+        """
+        values = _check_ids(ids, len(self._itos))
+        eos = self._special_ids.get("eos")
+        if eos is not None:
+            stops = np.flatnonzero(values == eos)
+            if len(stops):
+                values = values[: stops[0] + (0 if strip_specials else 1)]
+        if strip_specials:
+            strip = [i for role, i in self._special_ids.items() if role != "unk"]
+            values = values[~np.isin(values, strip)]
+        if self._itos_array is None:
+            self._itos_array = np.array(self._itos, dtype=object)
+        tokens: list[str] = self._itos_array[values].tolist()
+        return tokens
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"format", "version", "specials", "tokens"}``, JSON-serialisable."""
+        return {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "specials": dict(self._specials),
+            "tokens": list(self._itos),
+        }
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> Vocab:
+        """Rebuild from :meth:`to_dict`; a malformed state is a ``VocabFormatError``."""
+        if not isinstance(state, Mapping):
+            raise VocabFormatError(
+                f"a vocabulary state should be a dict, but got {type(state).__name__}"
+            )
+        _check_header(state, None)
+        tokens = state.get("tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise VocabFormatError("the vocabulary state should have a list of str 'tokens'")
+        return cls._from_itos(tokens, check_specials(state["specials"]), None)
+
+    @classmethod
+    def _from_itos(
+        cls, itos: list[str], specials: dict[str, str], path: Path | None, first_line: int = 0
+    ) -> Vocab:
+        def where(k: int) -> int | None:
+            return None if path is None else first_line + k
+
+        # The specials take the leading ids; their order comes from the tokens (a JSON writer
+        # may have sorted the specials mapping).
+        owner = {token: role for role, token in specials.items()}
+        for k in range(len(specials)):
+            if k >= len(itos) or itos[k] not in owner:
+                got = repr(itos[k]) if k < len(itos) else "missing"
+                raise VocabFormatError(
+                    f"id {k} should be one of the specials {sorted(owner)} (they take the "
+                    f"leading ids), but is {got}",
+                    path=path,
+                    line=where(k),
+                )
+        specials = {owner[token]: token for token in itos[: len(specials)]}
+        stoi: dict[str, int] = {}
+        for k, token in enumerate(itos):
+            if token in stoi:
+                line = "" if path is None else f" (line {first_line + stoi[token]})"
+                raise VocabFormatError(
+                    f"the token {token!r} appears twice: ids {stoi[token]}{line} and {k}",
+                    path=path,
+                    line=where(k),
+                )
+            stoi[token] = k
+        vocab = cls.__new__(cls)
+        vocab._set(list(itos), specials, stoi)
+        return vocab
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the vocabulary in the versioned text format described in the module doc."""
+        header = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "size": len(self._itos),
+            "specials": self._specials,
+        }
+        lines = [json.dumps(header, ensure_ascii=False)]
+        lines.extend(json.dumps(token, ensure_ascii=False) for token in self._itos)
+        Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Vocab:
+        """Read a file written by :meth:`save`.
+
+        Raises:
+            VocabFormatError: the file is missing, not UTF-8, has a bad header or an unknown
+                version, a garbled/blank token line, fewer or more tokens than the header
+                says, a duplicate token, or a special out of place — naming file and line.
+            SpecialTokenError: the header's specials are invalid (unknown name, duplicate…).
+        """
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+        except OSError as err:
+            raise VocabFormatError(
+                f"cannot read the vocabulary ({err.strerror})", path=path
+            ) from err
+        lines = raw.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        if not lines:
+            raise VocabFormatError(
+                "the file is empty; expected a JSON header line", path=path, line=1
+            )
+        try:
+            header = json.loads(lines[0].decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise VocabFormatError(
+                f"the header should be a JSON object ({err}); is this a seqdata vocabulary?",
+                path=path,
+                line=1,
+            ) from err
+        _check_header(header, path)
+        size = header.get("size")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise VocabFormatError(
+                f"the header's size should be a non-negative integer, but got size={size!r}",
+                path=path,
+                line=1,
+            )
+        specials = check_specials(header["specials"], path=path, line=1)
+        tokens: list[str] = []
+        for number, line in enumerate(lines[1:], start=2):
+            if len(tokens) == size:
+                raise VocabFormatError(
+                    f"the header promises {size} tokens, but the file goes on; "
+                    "extra line or wrong header size",
+                    path=path,
+                    line=number,
+                )
+            try:
+                token = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                token = None
+            if not isinstance(token, str):
+                raise VocabFormatError(
+                    f'the line should be one JSON string such as "word", but got {line!r:.60} '
+                    "(a garbled or missing line)",
+                    path=path,
+                    line=number,
+                )
+            tokens.append(token)
+        if len(tokens) < size:
+            raise VocabFormatError(
+                f"the header promises {size} tokens, but the file ends after {len(tokens)}; "
+                "the file is truncated",
+                path=path,
+                line=len(lines) + 1,
+            )
+        return cls._from_itos(tokens, specials, path, first_line=2)
+
+    # -- dunder -----------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"tokens": self._itos, "specials": self._specials}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        itos = list(state["tokens"])
+        self._set(itos, dict(state["specials"]), {t: i for i, t in enumerate(itos)})
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Vocab)
+            and other._itos == self._itos
+            and list(other._specials.items()) == list(self._specials.items())
+        )
+
+    def __hash__(self) -> int:
+        return hash((tuple(self._itos), tuple(self._specials.items())))
+
+    def __repr__(self) -> str:
+        return f"Vocab(size={len(self)}, specials={self._specials})"
+
+
+def _count(tokens: pa.Array) -> pl.DataFrame:
+    counted = pc.value_counts(tokens)
+    return pl.DataFrame(
+        {
+            "token": pl.Series(pl.from_arrow(counted.field("values"))).cast(pl.String),
+            "count": pl.Series(pl.from_arrow(counted.field("counts"))).cast(pl.Int64),
+        }
+    )
+
+
+def _check_header(header: object, path: Path | None) -> None:
+    line = None if path is None else 1
+    if not isinstance(header, Mapping) or header.get("format") != _FORMAT:
+        raise VocabFormatError(
+            f'the header should be a JSON object with "format": "{_FORMAT}"; '
+            "is this a seqdata vocabulary?",
+            path=path,
+            line=line,
+        )
+    version = header.get("version")
+    if version != _VERSION:
+        raise VocabFormatError(
+            f"unsupported vocabulary format version {version!r}; this seqdata reads version "
+            f"{_VERSION} (upgrade seqdata or re-save the vocabulary)",
+            path=path,
+            line=line,
+        )
+    if "specials" not in header:
+        raise VocabFormatError("the header has no 'specials'", path=path, line=line)
