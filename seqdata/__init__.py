@@ -4,7 +4,7 @@ Stages (each usable alone or chained): tokenize → index → frame → bucket �
 plus reference RNN/LSTM/GRU models that consume the batches.
 """
 
-from seqdata.collate import Batch, pack, unpack
+from seqdata.collate import Batch, PadCollate, pack, unpack
 from seqdata.errors import (
     CheckpointError,
     ConfigError,
@@ -23,11 +23,28 @@ from seqdata.errors import (
     UndecodableInputError,
     VocabFormatError,
 )
+from seqdata.framing import frame_source, frame_source_batch, frame_target, frame_target_batch
+from seqdata.pipeline import PairPipeline, TextPipeline
+from seqdata.samplers import BucketBatchSampler, TokenBudgetBatchSampler
+from seqdata.stats import PaddingStats, padding_stats
+from seqdata.store import MonoCorpus, ParallelCorpus, Ragged, hf_lengths
+from seqdata.tokenizers import (
+    CharTokenizer,
+    SentencePieceTokenizer,
+    Tokenizer,
+    WhitespaceTokenizer,
+    make_tokenizer,
+    tokenizer_from_dict,
+)
+from seqdata.vocab import DEFAULT_SPECIALS, Vocab
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_SPECIALS",
     "Batch",
+    "BucketBatchSampler",
+    "CharTokenizer",
     "CheckpointError",
     "ConfigError",
     "CorpusError",
@@ -35,15 +52,35 @@ __all__ = [
     "EmptyLineError",
     "InputTypeError",
     "ManifestError",
+    "MonoCorpus",
+    "PadCollate",
+    "PaddingStats",
+    "PairPipeline",
+    "ParallelCorpus",
     "ParallelMismatchError",
+    "Ragged",
+    "SentencePieceTokenizer",
     "SeqdataError",
     "SequenceTooLongError",
     "ShapeError",
     "SpecialTokenError",
     "StateDictError",
+    "TextPipeline",
+    "TokenBudgetBatchSampler",
+    "Tokenizer",
     "TokenizerError",
     "UndecodableInputError",
+    "Vocab",
     "VocabFormatError",
+    "WhitespaceTokenizer",
+    "frame_source",
+    "frame_source_batch",
+    "frame_target",
+    "frame_target_batch",
+    "hf_lengths",
+    "make_tokenizer",
     "pack",
+    "padding_stats",
+    "tokenizer_from_dict",
     "unpack",
 ]
