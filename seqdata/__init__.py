@@ -36,12 +36,11 @@ from seqdata.tokenizers import (
     make_tokenizer,
     tokenizer_from_dict,
 )
-from seqdata.vocab import DEFAULT_SPECIALS, Vocab
+from seqdata.vocab import Vocab
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_SPECIALS",
     "Batch",
     "BucketBatchSampler",
     "CharTokenizer",
