@@ -5,6 +5,7 @@ plus reference RNN/LSTM/GRU models that consume the batches.
 """
 
 from seqdata.collate import Batch, PadCollate, pack, unpack
+from seqdata.distributed import init_distributed
 from seqdata.errors import (
     CheckpointError,
     ConfigError,
@@ -25,9 +26,11 @@ from seqdata.errors import (
 )
 from seqdata.framing import frame_source, frame_source_batch, frame_target, frame_target_batch
 from seqdata.pipeline import PairPipeline, TextPipeline
+from seqdata.readers import iter_pair_chunks, iter_parallel_chunks, read_pairs, read_parallel
 from seqdata.samplers import BucketBatchSampler, TokenBudgetBatchSampler
 from seqdata.stats import PaddingStats, padding_stats
 from seqdata.store import MonoCorpus, ParallelCorpus, Ragged, hf_lengths
+from seqdata.streaming import StreamingBucketer
 from seqdata.tokenizers import (
     CharTokenizer,
     SentencePieceTokenizer,
@@ -64,6 +67,7 @@ __all__ = [
     "ShapeError",
     "SpecialTokenError",
     "StateDictError",
+    "StreamingBucketer",
     "TextPipeline",
     "TokenBudgetBatchSampler",
     "Tokenizer",
@@ -77,9 +81,14 @@ __all__ = [
     "frame_target",
     "frame_target_batch",
     "hf_lengths",
+    "init_distributed",
+    "iter_pair_chunks",
+    "iter_parallel_chunks",
     "make_tokenizer",
     "pack",
     "padding_stats",
+    "read_pairs",
+    "read_parallel",
     "tokenizer_from_dict",
     "unpack",
 ]
