@@ -10,6 +10,10 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 import pytest
 import torch
 
+# Small models run as fast on one thread, and two OpenMP threads spinning on a busy 2-core
+# machine slow a training test tenfold (seen here: 7 s alone, 90 s beside other jobs).
+torch.set_num_threads(1)
+
 
 @pytest.fixture(autouse=True)
 def _seed_torch() -> None:

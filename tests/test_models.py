@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import torch
 from hypothesis import given, settings
@@ -450,13 +448,13 @@ def test_gru_seq2seq_learns_to_reverse_digit_strings():
     assert len(pool_src) >= 5500
 
     model = Seq2Seq.build(14, 14, embed_dim=32, hidden_size=64, cell="gru")
-    start, best = time.perf_counter(), {"score": -1.0, "state": None}
+    best = {"score": -1.0, "state": None}
 
     def on_epoch_end(stats) -> bool:
         score = exact_match(model, valid)
         if score > best["score"]:
             best.update(score=score, state={k: v.clone() for k, v in model.state_dict().items()})
-        return score >= 0.99 or time.perf_counter() - start > 75  # hard cap
+        return score >= 0.99  # else fit stops after its 40 epochs
 
     class Shuffled:
         epoch = 0
