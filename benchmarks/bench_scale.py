@@ -1,15 +1,20 @@
-"""Scale: prepare + one epoch of batches for 1M and 5M generated pairs, in memory vs streaming.
+"""Scale: prepare + one epoch of batches for 1M and 5M generated pairs: in memory, streaming,
+and chunked to disk.
 
-Two paths, each run in its own subprocess (so that its peak RSS is its own), pinned to one
+Three paths, each run in its own subprocess (so that its peak RSS is its own), pinned to one
 CPU core by default (``--cores 0``: all cores):
 
 - **memory**: ``read_parallel`` (polars) → ``PairPipeline.build`` (both vocabularies) →
   ``encode_flat`` → ``ParallelCorpus`` (flat int32 ids + offsets) → ``BucketBatchSampler`` →
   ``DataLoader(collate_fn=PadCollate)``.
-- **streaming**: pass 1 counts the tokens chunk by chunk (``iter_parallel_chunks``, polars) into
-  the vocabularies; pass 2 reads chunks again → ``encode_flat`` per chunk →
-  ``StreamingBucketer(buffer_size=…, collate_fn=PadCollate)`` → ``DataLoader``. Memory is
-  bounded by the chunk and buffer sizes, not by the corpus.
+- **streaming**: pass 1 ``PairPipeline.build_from_chunks(iter_parallel_chunks(...))`` counts
+  the tokens chunk by chunk (``TokenCounts``) into the vocabularies; pass 2 reads chunks again
+  → ``encode_flat`` per chunk → ``StreamingBucketer(buffer_size=…, collate_fn=PadCollate)`` →
+  ``DataLoader``. Memory is bounded by the chunk and buffer sizes, not by the corpus.
+- **chunked**: the bounded-memory ``prepare``: pass 1 ``build_from_chunks``; pass 2
+  ``ParallelCorpus.write_chunks`` encodes chunk by chunk into a store next to the corpus
+  (``pairsN.store/``); then ``ParallelCorpus.load(mmap=True)`` → ``BucketBatchSampler`` →
+  ``DataLoader(collate_fn=PadCollate)`` for one epoch.
 
 Printed per case: prepare time, batching time, tokens/s of the batching (real source + target
 tokens delivered in padded batches per second; for streaming the pass also reads and encodes),
@@ -136,42 +141,18 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_streaming(args: argparse.Namespace) -> dict[str, Any]:
-    import polars as pl
-    import pyarrow.compute as pc
     from torch.utils.data import DataLoader
 
     from seqdata.collate import PadCollate
     from seqdata.pipeline import PairPipeline
     from seqdata.readers import iter_parallel_chunks
     from seqdata.streaming import StreamingBucketer
-    from seqdata.tokenizers import WhitespaceTokenizer
-    from seqdata.vocab import Vocab
 
     t0 = time.perf_counter()
-    # pass 1: token counts per side, chunk by chunk (Arrow splits like str.split())
-    counts: dict[str, pl.DataFrame | None] = {"src": None, "tgt": None}
-    for chunk in iter_parallel_chunks(args.src, args.tgt, args.chunk_rows):
-        for side in ("src", "tgt"):
-            pieces = pc.list_flatten(pc.utf8_split_whitespace(chunk[side].to_arrow()))
-            counted = pc.value_counts(pieces)
-            frame = pl.DataFrame(
-                {
-                    "token": pl.Series(pl.from_arrow(counted.field("values"))).cast(pl.String),
-                    "count": pl.Series(pl.from_arrow(counted.field("counts"))).cast(pl.Int64),
-                }
-            )
-            prev = counts[side]
-            merged = frame if prev is None else pl.concat([prev, frame])
-            counts[side] = merged.group_by("token").agg(pl.col("count").sum())
-    vocabs = {}
-    for side, total in counts.items():
-        assert total is not None
-        vocabs[side] = Vocab.from_counts(
-            dict(zip(total["token"].to_list(), total["count"].to_list(), strict=True)),
-            min_freq=args.min_freq,
-        )
-    tok = WhitespaceTokenizer()
-    pipe = PairPipeline(tok, tok, vocabs["src"], vocabs["tgt"])
+    # pass 1: token counts per side, chunk by chunk (seqdata.vocab.TokenCounts)
+    pipe = PairPipeline.build_from_chunks(
+        lambda: iter_parallel_chunks(args.src, args.tgt, args.chunk_rows), min_freq=args.min_freq
+    )
     t_vocab = time.perf_counter()
     timing = {"read_encode_s": 0.0, "pairs": 0}
 
@@ -210,13 +191,60 @@ def run_streaming(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_chunked(args: argparse.Namespace) -> dict[str, Any]:
+    from torch.utils.data import DataLoader
+
+    from seqdata.collate import PadCollate
+    from seqdata.pipeline import PairPipeline
+    from seqdata.readers import iter_parallel_chunks
+    from seqdata.samplers import BucketBatchSampler
+    from seqdata.store import ParallelCorpus
+
+    def chunks():
+        return iter_parallel_chunks(args.src, args.tgt, args.chunk_rows)
+
+    store = args.src.with_name(args.src.stem + ".store")
+    t0 = time.perf_counter()
+    pipe = PairPipeline.build_from_chunks(chunks, min_freq=args.min_freq)  # pass 1: vocab
+    t_vocab = time.perf_counter()
+    stats = ParallelCorpus.write_chunks(store, chunks, pipe)  # pass 2: encode → .npy
+    t_write = time.perf_counter()
+    rss_prepare = _peak_rss_mb()
+    corpus = ParallelCorpus.load(store, mmap=True, pipeline=pipe)
+    t_prep = time.perf_counter()
+    sampler = BucketBatchSampler(
+        corpus.src_lengths, corpus.tgt_lengths, batch_size=args.batch_size, seed=0
+    )
+    loader = DataLoader(corpus, batch_sampler=sampler, collate_fn=PadCollate(pad_id=0))
+    real, padded, batches = _drain(loader)
+    t_end = time.perf_counter()
+    return {
+        "pairs": len(corpus),
+        "vocab_s": t_vocab - t0,
+        "write_s": t_write - t_vocab,
+        "load_s": t_prep - t_write,
+        "prepare_s": t_prep - t0,
+        "batch_s": t_end - t_prep,
+        "tokens": real,
+        "efficiency": real / padded,
+        "batches": batches,
+        "prepare_peak_rss_mb": rss_prepare,
+        "store_mb": sum(f.stat().st_size for f in store.iterdir()) / 2**20,
+        "src_unk_rate": stats.src_unk_rate,
+        "tgt_unk_rate": stats.tgt_unk_rate,
+    }
+
+
+CASES = {"memory": run_memory, "streaming": run_streaming, "chunked": run_chunked}
+
+
 def child(args: argparse.Namespace) -> None:
     if args.cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[: args.cores]))
     import torch
 
     torch.set_num_threads(1)
-    result = (run_memory if args.child == "memory" else run_streaming)(args)
+    result = CASES[args.child](args)
     result["peak_rss_mb"] = _peak_rss_mb()
     print("RESULT " + json.dumps(result))
 
@@ -258,14 +286,14 @@ def spawn(case: str, src: Path, tgt: Path, args: argparse.Namespace) -> dict[str
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
-    p.add_argument("--cases", nargs="+", default=["memory", "streaming"])
+    p.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     p.add_argument("--data-dir", type=Path, default=Path("/tmp/seqdata-bench"))
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--buffer-size", type=int, default=100_000)
     p.add_argument("--chunk-rows", type=int, default=100_000)
     p.add_argument("--min-freq", type=int, default=2)
     p.add_argument("--cores", type=int, default=1, help="pin each case to N cores (0: all)")
-    p.add_argument("--child", choices=["memory", "streaming"], help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=list(CASES), help=argparse.SUPPRESS)
     p.add_argument("--src", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--tgt", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -25,11 +25,18 @@ from seqdata.errors import (
     VocabFormatError,
 )
 from seqdata.framing import frame_source, frame_source_batch, frame_target, frame_target_batch
-from seqdata.pipeline import PairPipeline, TextPipeline
+from seqdata.pipeline import EncodedPairs, PairPipeline, TextPipeline
 from seqdata.readers import iter_pair_chunks, iter_parallel_chunks, read_pairs, read_parallel
 from seqdata.samplers import BucketBatchSampler, TokenBudgetBatchSampler
 from seqdata.stats import PaddingStats, padding_stats
-from seqdata.store import MonoCorpus, ParallelCorpus, Ragged, hf_lengths
+from seqdata.store import (
+    MonoCorpus,
+    ParallelCorpus,
+    ParallelCorpusWriter,
+    Ragged,
+    WriteStats,
+    hf_lengths,
+)
 from seqdata.streaming import StreamingBucketer
 from seqdata.tokenizers import (
     CharTokenizer,
@@ -39,7 +46,7 @@ from seqdata.tokenizers import (
     make_tokenizer,
     tokenizer_from_dict,
 )
-from seqdata.vocab import Vocab
+from seqdata.vocab import TokenCounts, Vocab
 
 __version__ = "0.1.0"
 
@@ -52,6 +59,7 @@ __all__ = [
     "CorpusError",
     "EmptyCorpusError",
     "EmptyLineError",
+    "EncodedPairs",
     "InputTypeError",
     "ManifestError",
     "MonoCorpus",
@@ -59,6 +67,7 @@ __all__ = [
     "PaddingStats",
     "PairPipeline",
     "ParallelCorpus",
+    "ParallelCorpusWriter",
     "ParallelMismatchError",
     "Ragged",
     "SentencePieceTokenizer",
@@ -70,12 +79,14 @@ __all__ = [
     "StreamingBucketer",
     "TextPipeline",
     "TokenBudgetBatchSampler",
+    "TokenCounts",
     "Tokenizer",
     "TokenizerError",
     "UndecodableInputError",
     "Vocab",
     "VocabFormatError",
     "WhitespaceTokenizer",
+    "WriteStats",
     "frame_source",
     "frame_source_batch",
     "frame_target",

@@ -26,15 +26,14 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from seqdata.errors import (
     ConfigError,
@@ -51,19 +50,37 @@ from seqdata.tokenizers import (
     flat_pieces,
     tokenizer_from_dict,
 )
-from seqdata.vocab import DEFAULT_SPECIALS, Vocab
+from seqdata.vocab import DEFAULT_SPECIALS, TokenCounts, Vocab
 
-__all__ = ["PairPipeline", "TextPipeline"]
+__all__ = ["EncodedPairs", "PairPipeline", "TextPipeline"]
 
 Flat = tuple[np.ndarray, np.ndarray]
+Counted = tuple[Flat, int]
+_T = TypeVar("_T")
+
+
+class EncodedPairs(NamedTuple):
+    """A parallel batch encoded flat (:meth:`PairPipeline.encode_chunk`).
+
+    Attributes:
+        src: ``(values int32 (T,), offsets int64 (N + 1,))`` of the framed sources.
+        tgt: the same for the framed targets.
+        src_truncated: sources longer than ``max_len`` (cut to ``max_len``).
+        tgt_truncated: targets with more than ``max_len - 2`` tokens (cut before EOS).
+    """
+
+    src: Flat
+    tgt: Flat
+    src_truncated: int
+    tgt_truncated: int
+
+
 # Texts per chunk: big enough that the per-call cost of the Arrow lookup (hashing the
 # vocabulary) is small, small enough that a chunk's arrays (a few MiB) are recycled by the
 # allocator instead of being page-faulted in afresh — measured on a 1M-pair corpus, 16k-row
 # chunks fault ~3x fewer pages than 128k-row chunks and use ~15% less CPU.
 _MIN_CHUNK_ROWS = 1 << 12
 _MAX_CHUNK_ROWS = 1 << 14
-# Counting tokens for a vocabulary prefers bigger chunks (fewer partial counts to merge).
-_COUNT_CHUNK_ROWS = 1 << 17
 _PAIR_FORMAT = "seqdata-pair-pipeline"
 _TEXT_FORMAT = "seqdata-text-pipeline"
 _VERSION = 1
@@ -130,7 +147,7 @@ def _tokenize_index(tokenizer: Tokenizer, vocab: Vocab, texts: pl.Series, direct
     return vocab.lookup_pieces(flat_pieces(tokenizer, texts))
 
 
-def _run(jobs: list[Callable[[], Flat]], threads: int) -> list[Flat]:
+def _run(jobs: list[Callable[[], _T]], threads: int) -> list[_T]:
     if threads == 1 or len(jobs) == 1:
         return [job() for job in jobs]
     with ThreadPoolExecutor(min(threads, len(jobs))) as pool:
@@ -161,8 +178,8 @@ def _chunk_rows(n: int, threads: int, most: int | None = None) -> int:
 
 
 def _chunk_jobs(
-    texts: pl.Series, encode: Callable[[pl.Series], Flat], chunk_rows: int
-) -> list[Callable[[], Flat]]:
+    texts: pl.Series, encode: Callable[[pl.Series], _T], chunk_rows: int
+) -> list[Callable[[], _T]]:
     starts = range(0, max(len(texts), 1), chunk_rows)
     return [functools.partial(encode, texts.slice(start, chunk_rows)) for start in starts]
 
@@ -185,33 +202,49 @@ def _ragged_series(name: str, values: np.ndarray, offsets: np.ndarray) -> pl.Ser
     return pl.Series(name, arr)
 
 
-def _count_frame(tokenizer: Tokenizer, texts: pl.Series, num_threads: int | None) -> pl.DataFrame:
-    """Token counts of a corpus, vectorized: token → count."""
+def _wants_lists(batch: Mapping[str, Any], texts: Any) -> bool:
+    """A plain dict of Python lists: ``IterableDataset.map`` (which passes each row of the
+    output on as it is) or a direct call. ``Dataset.map`` passes a ``LazyBatch``."""
+    return isinstance(batch, dict) and isinstance(texts, list)
 
-    def count(chunk: pl.Series) -> pl.DataFrame:
-        pieces = flat_pieces(tokenizer, chunk)
-        counted = pc.value_counts(pieces.pieces)
-        frame = pl.DataFrame(
-            {
-                "token": pl.Series(pl.from_arrow(counted.field("values"))).cast(pl.String),
-                "count": pl.Series(pl.from_arrow(counted.field("counts"))).cast(pl.Int64),
-            }
+
+def _ids_column(name: str, values: np.ndarray, offsets: np.ndarray, as_lists: bool) -> Any:
+    series = _ragged_series(name, values, offsets)
+    return series.to_list() if as_lists else series
+
+
+def _counts(tokenizer: Tokenizer, texts: pl.Series, num_threads: int | None) -> TokenCounts:
+    return TokenCounts().update_texts(texts, tokenizer, num_threads=num_threads)
+
+
+Chunks = Iterable[Any] | Callable[[], Iterable[Any]]
+
+
+def _iter_chunks(
+    chunks: Chunks, cols: Sequence[str], what: str = "chunk"
+) -> Iterator[tuple[pl.Series, ...]]:
+    """The ``cols`` of each chunk (a polars DataFrame or a mapping of columns) as Series."""
+    source = chunks() if callable(chunks) else chunks
+    if isinstance(source, pl.DataFrame | str) or not isinstance(source, Iterable):
+        raise InputTypeError(
+            f"chunks should be an iterable of frames (e.g. seqdata.readers.iter_parallel_chunks"
+            f"(...)) or a function returning one, but got {type(source).__name__}"
         )
-        if pieces.suffix:
-            frame = frame.with_columns(pl.col("token").str.strip_suffix(pieces.suffix)).filter(
-                pl.col("token") != ""
+    for i, chunk in enumerate(source):
+        columns = getattr(chunk, "columns", None)
+        if columns is None and not isinstance(chunk, Mapping):
+            raise InputTypeError(
+                f"{what} {i} should be a polars DataFrame or a mapping of columns, but got "
+                f"{type(chunk).__name__}"
             )
-        return frame
-
-    threads = _threads(num_threads)
-    rows = _chunk_rows(len(texts), threads, _COUNT_CHUNK_ROWS)
-    chunks = [texts.slice(start, rows) for start in range(0, max(len(texts), 1), rows)]
-    if threads > 1 and len(chunks) > 1:
-        with ThreadPoolExecutor(min(threads, len(chunks))) as pool:
-            frames = list(pool.map(count, chunks))
-    else:
-        frames = [count(chunk) for chunk in chunks]
-    return pl.concat(frames).group_by("token").agg(pl.col("count").sum())
+        names = list(columns if columns is not None else chunk)
+        missing = [c for c in cols if c not in names]
+        if missing:
+            raise ConfigError(
+                f"{what} {i} has no column {missing[0]!r} (it has {names}); pass the column "
+                "names (src_col=..., tgt_col=...)"
+            )
+        yield tuple(as_string_series(chunk[c], c) for c in cols)
 
 
 def _as_pair_series(src_texts: object, tgt_texts: object) -> tuple[pl.Series, pl.Series]:
@@ -301,18 +334,69 @@ class PairPipeline:
         src_tok = src_tokenizer if src_tokenizer is not None else WhitespaceTokenizer()
         tgt_tok = tgt_tokenizer if tgt_tokenizer is not None else src_tok
         src, tgt = _as_pair_series(src_texts, tgt_texts)
-        src_vocab = Vocab._from_count_frame(
-            _count_frame(_check_tokenizer(src_tok, "src_tokenizer"), src, num_threads),
-            min_freq,
-            max_size,
-            specials,
-        )
-        tgt_vocab = Vocab._from_count_frame(
-            _count_frame(_check_tokenizer(tgt_tok, "tgt_tokenizer"), tgt, num_threads),
-            min_freq,
-            max_size,
-            specials,
-        )
+        src_counts = _counts(_check_tokenizer(src_tok, "src_tokenizer"), src, num_threads)
+        tgt_counts = _counts(_check_tokenizer(tgt_tok, "tgt_tokenizer"), tgt, num_threads)
+        src_vocab = Vocab.from_counts(src_counts, min_freq, max_size, specials)
+        tgt_vocab = Vocab.from_counts(tgt_counts, min_freq, max_size, specials)
+        return cls(src_tok, tgt_tok, src_vocab, tgt_vocab, max_len=max_len)
+
+    @classmethod
+    def build_from_chunks(
+        cls,
+        chunks: Chunks,
+        src_tokenizer: Tokenizer | None = None,
+        tgt_tokenizer: Tokenizer | None = None,
+        *,
+        min_freq: int = 1,
+        max_size: int | None = None,
+        max_len: int | None = None,
+        specials: Mapping[str, str] = DEFAULT_SPECIALS,
+        num_threads: int | None = None,
+        src_col: str = "src",
+        tgt_col: str = "tgt",
+    ) -> PairPipeline:
+        """:meth:`build` over a corpus read chunk by chunk, in bounded memory: one pass that
+        counts each chunk's tokens (:class:`~seqdata.vocab.TokenCounts`) — the same
+        vocabularies as :meth:`build` on the whole corpus.
+
+        Args:
+            chunks: an iterable of polars DataFrames (or mappings of columns) with text
+                columns ``src_col`` and ``tgt_col`` — e.g.
+                :func:`seqdata.readers.iter_parallel_chunks` — or a function returning one.
+                Read once.
+            src_tokenizer: default ``WhitespaceTokenizer()``. A sentencepiece tokenizer must
+                be trained first (on a sample); or skip this pass and use
+                ``Vocab.from_sentencepiece``.
+            tgt_tokenizer: default: the source tokenizer.
+            min_freq: see :meth:`Vocab.build`.
+            max_size: see :meth:`Vocab.build` (per side).
+            max_len: see the class.
+            specials: both vocabularies' specials.
+            num_threads: threads for counting (``None`` = all cores).
+            src_col: the source column of each chunk.
+            tgt_col: the target column.
+
+        >>> import polars as pl
+        >>> chunks = [pl.DataFrame({"src": ["a b"], "tgt": ["x"]}),
+        ...           pl.DataFrame({"src": ["b"], "tgt": ["y x"]})]
+        >>> PairPipeline.build_from_chunks(chunks).src_vocab.tokens[4:]
+        ('b', 'a')
+        """
+        src_tok = src_tokenizer if src_tokenizer is not None else WhitespaceTokenizer()
+        tgt_tok = tgt_tokenizer if tgt_tokenizer is not None else src_tok
+        _check_tokenizer(src_tok, "src_tokenizer")
+        _check_tokenizer(tgt_tok, "tgt_tokenizer")
+        src_counts, tgt_counts = TokenCounts(), TokenCounts()
+        for src, tgt in _iter_chunks(chunks, (src_col, tgt_col)):
+            if len(src) != len(tgt):
+                raise ParallelMismatchError(
+                    f"a chunk has {len(src)} source and {len(tgt)} target texts; both columns "
+                    "should have the same length"
+                )
+            src_counts.update_texts(src, src_tok, num_threads=num_threads)
+            tgt_counts.update_texts(tgt, tgt_tok, num_threads=num_threads)
+        src_vocab = Vocab.from_counts(src_counts, min_freq, max_size, specials)
+        tgt_vocab = Vocab.from_counts(tgt_counts, min_freq, max_size, specials)
         return cls(src_tok, tgt_tok, src_vocab, tgt_vocab, max_len=max_len)
 
     # -- one example ------------------------------------------------------------------------
@@ -377,29 +461,58 @@ class PairPipeline:
             InputTypeError: an item is not a string (names its index).
             EmptyLineError: a source text without tokens (names its index).
         """
+        encoded = self.encode_chunk(src_texts, tgt_texts, num_threads=num_threads, indices=indices)
+        return encoded.src, encoded.tgt
+
+    def encode_chunk(
+        self,
+        src_texts: Sequence[str] | np.ndarray | pl.Series,
+        tgt_texts: Sequence[str] | np.ndarray | pl.Series,
+        *,
+        num_threads: int | None = None,
+        indices: Sequence[int] | np.ndarray | None = None,
+    ) -> EncodedPairs:
+        """:meth:`encode_flat` plus how many examples ``max_len`` cut, per side — what a
+        chunked writer reports (:meth:`seqdata.store.ParallelCorpus.write_chunks`).
+
+        >>> pipe = PairPipeline.build(["a b c"], ["x y"], max_len=3)
+        >>> out = pipe.encode_chunk(["a b c", "a"], ["x y", "x"])
+        >>> out.src[0].tolist(), out.src_truncated, out.tgt_truncated
+        ([4, 5, 6, 4], 0, 1)
+        """
         src, tgt = _as_pair_series(src_texts, tgt_texts)
         max_len = self.max_len
 
-        def encode_src(chunk: pl.Series) -> Flat:
+        def cut(offsets: np.ndarray, longest: int | None) -> int:
+            return 0 if longest is None else int(np.count_nonzero(np.diff(offsets) > longest))
+
+        def encode_src(chunk: pl.Series) -> Counted:
             values, offsets = _tokenize_index(
                 self.src_tokenizer, self.src_vocab, chunk, self._src_direct
             )
-            return frame_source_flat(values, offsets, max_len)
+            return frame_source_flat(values, offsets, max_len), cut(offsets, max_len)
 
-        def encode_tgt(chunk: pl.Series) -> Flat:
+        def encode_tgt(chunk: pl.Series) -> Counted:
             values, offsets = _tokenize_index(
                 self.tgt_tokenizer, self.tgt_vocab, chunk, self._tgt_direct
             )
-            return frame_target_flat(values, offsets, max_len, self.sos_id, self.eos_id)
+            framed = frame_target_flat(values, offsets, max_len, self.sos_id, self.eos_id)
+            return framed, cut(offsets, None if max_len is None else max_len - 2)
 
         threads = _threads(num_threads)
         rows = _chunk_rows(len(src), threads)
         src_jobs = _chunk_jobs(src, encode_src, rows)
         tgt_jobs = _chunk_jobs(tgt, encode_tgt, rows)
         parts = _run(src_jobs + tgt_jobs, threads)
-        src_flat = _concat(parts[: len(src_jobs)])
+        src_parts, tgt_parts = parts[: len(src_jobs)], parts[len(src_jobs) :]
+        src_flat = _concat([flat for flat, _ in src_parts])
         _check_not_empty(src_flat[1], 0, "source text", indices)
-        return src_flat, _concat(parts[len(src_jobs) :])
+        return EncodedPairs(
+            src_flat,
+            _concat([flat for flat, _ in tgt_parts]),
+            sum(n for _, n in src_parts),
+            sum(n for _, n in tgt_parts),
+        )
 
     def __call__(
         self,
@@ -409,23 +522,29 @@ class PairPipeline:
         src_col: str = "src",
         tgt_col: str = "tgt",
     ) -> dict[str, Any]:
-        """The ``datasets.Dataset.map(batched=True)`` function: the batch plus ``src_ids`` and
-        ``tgt_ids`` (polars ``List(Int32)`` columns, which ``datasets`` stores as Arrow).
+        """The ``datasets`` ``map(batched=True)`` function: the batch plus ``src_ids`` and
+        ``tgt_ids``.
+
+        The new columns are polars ``List(Int32)`` Series — stored by ``Dataset.map`` as Arrow
+        without a Python list per row — except when the batch is a plain ``dict`` of Python
+        lists (``datasets.IterableDataset.map`` without a format, or a direct call): then they
+        are lists of lists, because ``IterableDataset`` hands each row of the output columns
+        on as it is (a polars Series per row otherwise).
 
         Pass ``with_indices=True`` to ``map`` so an error names the dataset index rather than
         the position in the batch; other column names go through ``fn_kwargs``.
 
         >>> pipe = PairPipeline.build(["a b"], ["x"])
         >>> out = pipe({"src": ["a b", "b"], "tgt": ["x", ""]})
-        >>> out["src_ids"].to_list(), out["tgt_ids"].to_list()
+        >>> out["src_ids"], out["tgt_ids"]
         ([[4, 5], [5]], [[2, 4, 3], [2, 3]])
         """
-        (src, src_off), (tgt, tgt_off) = self.encode_flat(
-            _column(batch, src_col), _column(batch, tgt_col), indices=indices
-        )
+        src_texts, tgt_texts = _column(batch, src_col), _column(batch, tgt_col)
+        (src, src_off), (tgt, tgt_off) = self.encode_flat(src_texts, tgt_texts, indices=indices)
         out = dict(batch)
-        out["src_ids"] = _ragged_series("src_ids", src, src_off)
-        out["tgt_ids"] = _ragged_series("tgt_ids", tgt, tgt_off)
+        as_lists = _wants_lists(batch, src_texts)
+        out["src_ids"] = _ids_column("src_ids", src, src_off, as_lists)
+        out["tgt_ids"] = _ids_column("tgt_ids", tgt, tgt_off, as_lists)
         return out
 
     # -- state ------------------------------------------------------------------------------
@@ -535,8 +654,8 @@ class TextPipeline:
         """Build the vocabulary from ``texts`` (see :meth:`PairPipeline.build`)."""
         tok = tokenizer if tokenizer is not None else WhitespaceTokenizer()
         series = as_string_series(texts, "texts")
-        frame = _count_frame(_check_tokenizer(tok, "tokenizer"), series, num_threads)
-        vocab = Vocab._from_count_frame(frame, min_freq, max_size, specials)
+        counts = _counts(_check_tokenizer(tok, "tokenizer"), series, num_threads)
+        vocab = Vocab.from_counts(counts, min_freq, max_size, specials)
         return cls(tok, vocab, max_len=max_len, add_sos_eos=add_sos_eos)
 
     def encode(self, text: str) -> list[int]:
@@ -590,13 +709,17 @@ class TextPipeline:
     ) -> dict[str, Any]:
         """The ``datasets.Dataset.map(batched=True)`` function: the batch plus ``ids``.
 
+        The column's type follows the rule of :meth:`PairPipeline.__call__` (lists for a
+        plain ``dict`` of lists, else a polars ``List(Int32)`` Series).
+
         >>> pipe = TextPipeline.build(["a b"])
-        >>> pipe({"text": ["b a", "c"]})["ids"].to_list()
+        >>> pipe({"text": ["b a", "c"]})["ids"]
         [[5, 4], [1]]
         """
-        values, offsets = self.encode_flat(_column(batch, text_col), indices=indices)
+        texts = _column(batch, text_col)
+        values, offsets = self.encode_flat(texts, indices=indices)
         out = dict(batch)
-        out[ids_col] = _ragged_series(ids_col, values, offsets)
+        out[ids_col] = _ids_column(ids_col, values, offsets, _wants_lists(batch, texts))
         return out
 
     def to_dict(self) -> dict[str, Any]:

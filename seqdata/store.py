@@ -25,12 +25,14 @@ corpus of millions of pairs opens in milliseconds and DataLoader workers share t
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -51,8 +53,10 @@ __all__ = [
     "FORMAT_VERSION",
     "MonoCorpus",
     "ParallelCorpus",
+    "ParallelCorpusWriter",
     "Ragged",
     "RaggedBatch",
+    "WriteStats",
     "hf_lengths",
     "padded_length",
 ]
@@ -62,6 +66,8 @@ FORMAT_VERSION = 1
 _FORMAT = "seqdata-store"
 _MANIFEST = "manifest.json"
 _INT32_MAX = np.iinfo(np.int32).max
+_UINT16_MAX = np.iinfo(np.uint16).max
+_COPY_BLOCK = 1 << 24  # elements per block when a written values file changes dtype
 
 
 def padded_length(longest: int, multiple: int | None = None) -> int:
@@ -520,6 +526,34 @@ def _compact(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def _new_manifest(kind: str, n: int, vocabs: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "format": _FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "num_examples": n,
+        "fields": {},
+        "labels": None,
+        "vocab": {name: _vocab_digest(v) for name, v in vocabs.items()} or None,
+    }
+
+
+def _field_spec(name: str, dtype: np.dtype, num_tokens: int) -> dict[str, Any]:
+    return {
+        "values": f"{name}.values.npy",
+        "offsets": f"{name}.offsets.npy",
+        "dtype": dtype.name,
+        "num_tokens": int(num_tokens),
+    }
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` atomically (a temporary file renamed over it)."""
+    tmp = out / f".{_MANIFEST}.part"
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, out / _MANIFEST)
+
+
 def _save_store(
     directory: str | os.PathLike[str],
     kind: str,
@@ -530,30 +564,17 @@ def _save_store(
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     vocabs = _pipeline_vocabs(pipeline, tuple(fields))
-    manifest: dict[str, Any] = {
-        "format": _FORMAT,
-        "format_version": FORMAT_VERSION,
-        "kind": kind,
-        "num_examples": len(next(iter(fields.values()))),
-        "fields": {},
-        "labels": None,
-        "vocab": {name: _vocab_digest(v) for name, v in vocabs.items()} or None,
-    }
+    manifest = _new_manifest(kind, len(next(iter(fields.values()))), vocabs)
     (out / _MANIFEST).unlink(missing_ok=True)  # a half-written store must not look valid
     for name, ragged in fields.items():
         values = _compact(np.asarray(ragged.values))
         np.save(out / f"{name}.values.npy", values)
         np.save(out / f"{name}.offsets.npy", ragged.offsets)
-        manifest["fields"][name] = {
-            "values": f"{name}.values.npy",
-            "offsets": f"{name}.offsets.npy",
-            "dtype": values.dtype.name,
-            "num_tokens": int(values.size),
-        }
+        manifest["fields"][name] = _field_spec(name, values.dtype, values.size)
     if labels is not None:
         np.save(out / "labels.npy", labels)
         manifest["labels"] = {"file": "labels.npy", "dtype": labels.dtype.name}
-    (out / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    _write_manifest(out, manifest)
     return out
 
 
@@ -671,6 +692,255 @@ def _load_labels(directory: Path, manifest: dict[str, Any], mmap: bool) -> np.nd
             path=path,
         )
     return labels
+
+
+# --------------------------------------------------------------------------- chunked writing
+
+
+def _npy_header(dtype: np.dtype, n: int) -> bytes:
+    """The ``.npy`` header ``np.save`` writes for a 1-D array of ``n`` items of ``dtype``
+    (numpy pads it so that the shape can grow without changing its length)."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer,
+        {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)},
+    )
+    return buffer.getvalue()
+
+
+class _NpyAppender:
+    """A 1-D ``.npy`` file written block by block into ``<name>.part``: room for the header
+    first, the header itself (with the final length) at :meth:`close`, then renamed into
+    place — byte for byte what ``np.save`` writes for the whole array."""
+
+    def __init__(self, path: Path, dtype: Any) -> None:
+        self.path = path
+        self.part = path.with_name(path.name + ".part")
+        self.dtype = np.dtype(dtype)
+        self.count = 0
+        self._start = len(_npy_header(self.dtype, 0))
+        self._file: BinaryIO = self.part.open("wb")
+        self._file.write(b"\0" * self._start)
+
+    def append(self, array: np.ndarray) -> None:
+        block = np.ascontiguousarray(array, dtype=self.dtype)
+        block.tofile(self._file)
+        self.count += len(block)
+
+    def retype(self, dtype: Any) -> None:
+        """Rewrite what was written so far in a wider ``dtype`` (one pass, in blocks)."""
+        self._file.close()
+        old = (
+            np.memmap(
+                self.part, dtype=self.dtype, mode="r", offset=self._start, shape=(self.count,)
+            )
+            if self.count
+            else np.zeros(0, self.dtype)
+        )
+        self.dtype = np.dtype(dtype)
+        self._start = len(_npy_header(self.dtype, 0))
+        fresh = self.part.with_name(self.part.name + "2")
+        with fresh.open("wb") as out:
+            out.write(b"\0" * self._start)
+            for i in range(0, self.count, _COPY_BLOCK):
+                np.ascontiguousarray(old[i : i + _COPY_BLOCK], dtype=self.dtype).tofile(out)
+        del old
+        os.replace(fresh, self.part)
+        self._file = self.part.open("r+b")
+        self._file.seek(0, os.SEEK_END)
+
+    def close(self) -> None:
+        header = _npy_header(self.dtype, self.count)
+        if len(header) != self._start:  # pragma: no cover - numpy reserves room for growth
+            self._file.close()
+            data = np.fromfile(self.part, dtype=self.dtype, offset=self._start)
+            np.save(self.part.with_suffix(""), data)
+            os.replace(self.part.with_suffix(""), self.path)
+            self.part.unlink(missing_ok=True)
+            return
+        self._file.seek(0)
+        self._file.write(header)
+        self._file.close()
+        os.replace(self.part, self.path)
+
+    def abort(self) -> None:
+        self._file.close()
+        self.part.unlink(missing_ok=True)
+        self.part.with_name(self.part.name + "2").unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class WriteStats:
+    """What :meth:`ParallelCorpus.write_chunks` wrote.
+
+    Attributes:
+        examples: pairs written.
+        src_tokens: source ids stored (after truncation).
+        tgt_tokens: target ids stored, SOS and EOS included.
+        src_unk: stored source ids that are UNK.
+        tgt_unk: stored target ids that are UNK.
+        src_truncated: sources cut to ``max_len``.
+        tgt_truncated: targets cut to ``max_len - 2`` tokens.
+        chunks: chunks read.
+    """
+
+    examples: int
+    src_tokens: int
+    tgt_tokens: int
+    src_unk: int
+    tgt_unk: int
+    src_truncated: int
+    tgt_truncated: int
+    chunks: int
+
+    @property
+    def src_unk_rate(self) -> float:
+        """Share of the stored source ids that are UNK."""
+        return self.src_unk / self.src_tokens if self.src_tokens else 0.0
+
+    @property
+    def tgt_unk_rate(self) -> float:
+        """Share of the stored target ids that are UNK (SOS/EOS count as ids)."""
+        return self.tgt_unk / self.tgt_tokens if self.tgt_tokens else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields plus the two UNK rates, JSON-serialisable."""
+        return {
+            **asdict(self),
+            "src_unk_rate": self.src_unk_rate,
+            "tgt_unk_rate": self.tgt_unk_rate,
+        }
+
+
+class ParallelCorpusWriter:
+    """Write a :class:`ParallelCorpus` store chunk by chunk, in bounded memory.
+
+    Each :meth:`append` adds encoded pairs to the ``.npy`` files on disk; :meth:`close`
+    writes the header of each file and then ``manifest.json`` — the same files and manifest as
+    :meth:`ParallelCorpus.save`, so :meth:`ParallelCorpus.load` (``mmap=True``) opens the
+    result. Ids are stored as ``uint16`` while they all fit and ``int32`` after (the file
+    written so far is widened once), as ``save`` does.
+
+    Until :meth:`close` the arrays are ``*.part`` files and there is no manifest (an existing
+    one is removed at once), so an interrupted write never looks like a store; on an error
+    inside ``with`` the part files are deleted.
+
+    Args:
+        directory: the store folder (created if needed).
+        pipeline: the :class:`seqdata.pipeline.PairPipeline` that encoded the ids; its
+            vocabularies' checksums go into the manifest (see ``ParallelCorpus.load``).
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> with ParallelCorpusWriter(folder) as writer:
+    ...     writer.append(([5, 6, 7], [0, 2, 3]), ([2, 8, 3, 2, 3], [0, 3, 5]))
+    ...     writer.append(([9], [0, 1]), ([2, 3], [0, 2]))
+    >>> corpus = ParallelCorpus.load(folder)
+    >>> len(corpus), corpus[2][0].tolist(), corpus.tgt_lengths.tolist()
+    (3, [9], [3, 2, 2])
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, pipeline: Any = None) -> None:
+        self.directory = Path(directory)
+        self._vocabs = _pipeline_vocabs(pipeline, ("src", "tgt"))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        (self.directory / _MANIFEST).unlink(missing_ok=True)
+        self._values: dict[str, _NpyAppender] = {}
+        self._offsets: dict[str, _NpyAppender] = {}
+        try:
+            for name in ("src", "tgt"):
+                self._values[name] = _NpyAppender(self.directory / f"{name}.values.npy", np.uint16)
+                self._offsets[name] = _NpyAppender(self.directory / f"{name}.offsets.npy", np.int64)
+                self._offsets[name].append(np.zeros(1, dtype=np.int64))
+        except BaseException:
+            self.abort()
+            raise
+        self._n = 0
+        self._open = True
+
+    @property
+    def num_examples(self) -> int:
+        """Pairs appended so far."""
+        return self._n
+
+    def append(self, src: Ragged | tuple[Any, Any], tgt: Ragged | tuple[Any, Any]) -> None:
+        """Add a chunk of encoded pairs.
+
+        Args:
+            src: the chunk's source ids: a :class:`Ragged` or ``(values (T,), offsets
+                (B + 1,))`` as :meth:`seqdata.pipeline.PairPipeline.encode_flat` returns.
+            tgt: the target ids, as many sequences.
+
+        Raises:
+            ParallelMismatchError: different numbers of source and target sequences.
+            ConfigError: bad offsets, or the writer is closed.
+        """
+        if not self._open:
+            raise ConfigError("this writer is closed; open a new ParallelCorpusWriter")
+        sides = {"src": _as_ragged(src, "src"), "tgt": _as_ragged(tgt, "tgt")}
+        if len(sides["src"]) != len(sides["tgt"]):
+            raise ParallelMismatchError(
+                f"source and target should have the same number of sequences, but got "
+                f"{len(sides['src'])} source and {len(sides['tgt'])} target sequences"
+            )
+        for name, ragged in sides.items():
+            values = self._values[name]
+            if (
+                values.dtype == np.uint16
+                and ragged.values.size
+                and int(ragged.values.max()) > _UINT16_MAX
+            ):
+                values.retype(np.int32)
+            start = values.count
+            values.append(ragged.values)
+            self._offsets[name].append(ragged.offsets[1:] + start)
+        self._n += len(sides["src"])
+
+    def close(self) -> Path:
+        """Finish the files and write the manifest; returns the folder.
+
+        Raises:
+            EmptyCorpusError: nothing was appended (the part files are removed).
+        """
+        if not self._open:
+            return self.directory
+        if self._n == 0:
+            self.abort()
+            raise EmptyCorpusError("nothing was written: the chunks held no examples")
+        manifest = _new_manifest("parallel", self._n, self._vocabs)
+        for name in ("src", "tgt"):
+            values = self._values[name]
+            values.close()
+            self._offsets[name].close()
+            manifest["fields"][name] = _field_spec(name, values.dtype, values.count)
+        _write_manifest(self.directory, manifest)
+        self._open = False
+        return self.directory
+
+    def abort(self) -> None:
+        """Delete the part files; nothing of this write is left."""
+        for appender in [*self._values.values(), *self._offsets.values()]:
+            appender.abort()
+        self._open = False
+
+    def __enter__(self) -> ParallelCorpusWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _as_ragged(side: Any, name: str) -> Ragged:
+    if isinstance(side, Ragged):
+        return side
+    if isinstance(side, tuple | list) and len(side) == 2:
+        return Ragged(side[0], side[1])
+    raise InputTypeError(
+        f"{name} should be a Ragged or a (values, offsets) pair, but got {type(side).__name__}"
+    )
 
 
 # --------------------------------------------------------------------------- corpora
@@ -837,6 +1107,84 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
         """
         return _save_store(
             directory, "parallel", {"src": self.src, "tgt": self.tgt}, None, pipeline
+        )
+
+    @classmethod
+    def write_chunks(
+        cls,
+        directory: str | os.PathLike[str],
+        chunks: Iterable[Any] | Callable[[], Iterable[Any]],
+        pipeline: Any,
+        *,
+        src_col: str = "src",
+        tgt_col: str = "tgt",
+        num_threads: int | None = None,
+    ) -> WriteStats:
+        """Encode a corpus chunk by chunk and write it as a store, in bounded memory.
+
+        Each chunk is encoded with ``pipeline.encode_chunk`` (the vectorized
+        ``encode_flat`` path) and appended to the files by a :class:`ParallelCorpusWriter`;
+        the store equals ``ParallelCorpus.from_frame(whole_frame, pipeline).save(directory,
+        pipeline=pipeline)``. Open it with :meth:`load` (``mmap=True``).
+
+        Args:
+            directory: the store folder.
+            chunks: an iterable of polars DataFrames (or mappings of columns) with text
+                columns ``src_col``/``tgt_col`` — e.g.
+                :func:`seqdata.readers.iter_parallel_chunks` — or a function returning one.
+            pipeline: a :class:`seqdata.pipeline.PairPipeline` (build its vocabularies first,
+                e.g. with :meth:`~seqdata.pipeline.PairPipeline.build_from_chunks`).
+            src_col: the source column.
+            tgt_col: the target column.
+            num_threads: encoding threads (``None`` = all cores).
+
+        Returns:
+            :class:`WriteStats`: examples, stored tokens, UNK ids and truncated examples.
+
+        Raises:
+            EmptyLineError: a source without tokens (names its index in the whole stream).
+            EmptyCorpusError: the chunks held no examples.
+            ManifestError, …: nothing is left that looks like a store on any error.
+
+        >>> import tempfile, polars as pl
+        >>> from seqdata.pipeline import PairPipeline
+        >>> chunks = [pl.DataFrame({"src": ["a b", "b"], "tgt": ["x", "y x"]}),
+        ...           pl.DataFrame({"src": ["a"], "tgt": ["z"]})]
+        >>> pipe = PairPipeline.build_from_chunks(chunks, min_freq=2)   # "y", "z" → UNK
+        >>> folder = tempfile.mkdtemp()
+        >>> stats = ParallelCorpus.write_chunks(folder, chunks, pipe)
+        >>> stats.examples, stats.tgt_unk, stats.tgt_tokens
+        (3, 2, 10)
+        >>> ParallelCorpus.load(folder, pipeline=pipe).src_lengths.tolist()
+        [2, 1, 1]
+        """
+        from seqdata.pipeline import _iter_chunks
+
+        totals = dict.fromkeys(("src_unk", "tgt_unk", "src_truncated", "tgt_truncated"), 0)
+        src_unk, tgt_unk = pipeline.src_vocab.unk_id, pipeline.tgt_vocab.unk_id
+        chunk_count = 0
+        with ParallelCorpusWriter(directory, pipeline=pipeline) as writer:
+            for src_texts, tgt_texts in _iter_chunks(chunks, (src_col, tgt_col)):
+                start = writer.num_examples
+                indices = np.arange(start, start + len(src_texts))
+                encoded = pipeline.encode_chunk(
+                    src_texts, tgt_texts, num_threads=num_threads, indices=indices
+                )
+                writer.append(encoded.src, encoded.tgt)
+                totals["src_unk"] += int(np.count_nonzero(encoded.src[0] == src_unk))
+                totals["tgt_unk"] += int(np.count_nonzero(encoded.tgt[0] == tgt_unk))
+                totals["src_truncated"] += encoded.src_truncated
+                totals["tgt_truncated"] += encoded.tgt_truncated
+                chunk_count += 1
+            examples = writer.num_examples
+            src_tokens = writer._values["src"].count
+            tgt_tokens = writer._values["tgt"].count
+        return WriteStats(
+            examples=examples,
+            src_tokens=src_tokens,
+            tgt_tokens=tgt_tokens,
+            chunks=chunk_count,
+            **totals,
         )
 
     @classmethod

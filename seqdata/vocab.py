@@ -40,7 +40,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -52,9 +53,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError, VocabFormatError
-from seqdata.tokenizers import FlatPieces, SentencePieceTokenizer
+from seqdata.tokenizers import (
+    FlatPieces,
+    SentencePieceTokenizer,
+    Tokenizer,
+    as_string_series,
+    flat_pieces,
+)
 
-__all__ = ["DEFAULT_SPECIALS", "SPECIAL_ROLES", "Vocab"]
+__all__ = ["DEFAULT_SPECIALS", "SPECIAL_ROLES", "TokenCounts", "Vocab"]
 
 #: The default specials, in id order: ``PAD=0, UNK=1, SOS=2, EOS=3``.
 DEFAULT_SPECIALS: Mapping[str, str] = MappingProxyType(
@@ -66,6 +73,11 @@ _REQUIRED = ("pad", "unk")
 _FORMAT = "seqdata-vocab"
 _VERSION = 1
 _CHUNK = 1 << 16
+# Texts per counting job in TokenCounts.update_texts (bigger chunks: fewer partial counts).
+_MIN_TEXT_ROWS = 1 << 12
+_MAX_TEXT_ROWS = 1 << 17
+# Partial counts are merged once they hold this many rows, or more than the running total.
+_MERGE_ROWS = 1 << 18
 
 
 def check_specials(
@@ -288,44 +300,32 @@ class Vocab:
         >>> len(Vocab.build([["b", "a", "c", "a"]], max_size=5))
         5
         """
-        counts = []
-        if isinstance(token_lists, pl.Series):
-            counts.append(_count(_token_lists_to_arrow(token_lists).flatten()))
-        else:
-            if isinstance(token_lists, str) or not isinstance(token_lists, Iterable):
-                raise InputTypeError(
-                    "token_lists should be an iterable of token lists, but got "
-                    f"{type(token_lists).__name__}"
-                )
-            chunk: list[Sequence[str]] = []
-            start = 0
-            for tokens in token_lists:
-                chunk.append(tokens)
-                if len(chunk) == _CHUNK:
-                    counts.append(_count(_token_lists_to_arrow(chunk, start).flatten()))
-                    start += len(chunk)
-                    chunk = []
-            counts.append(_count(_token_lists_to_arrow(chunk, start).flatten()))
-        frame = pl.concat(counts).group_by("token").agg(pl.col("count").sum())
-        return cls._from_count_frame(frame, min_freq, max_size, specials)
+        counts = TokenCounts()
+        counts.update(token_lists)
+        return cls._from_count_frame(counts.to_frame(), min_freq, max_size, specials)
 
     @classmethod
     def from_counts(
         cls,
-        counts: Mapping[str, int],
+        counts: TokenCounts | Mapping[str, int],
         min_freq: int = 1,
         max_size: int | None = None,
         specials: Mapping[str, str] | Sequence[tuple[str, str]] = DEFAULT_SPECIALS,
     ) -> Vocab:
-        """Build from precomputed counts (a ``collections.Counter`` or any token → count map).
+        """Build from precomputed counts: a :class:`TokenCounts` (counted chunk by chunk), a
+        ``collections.Counter`` or any token → count map. Same ranking as :meth:`build`, so
+        counting a corpus in chunks gives exactly the vocabulary of counting it whole.
 
         >>> from collections import Counter
         >>> Vocab.from_counts(Counter("abracadabra"), min_freq=2).tokens[4:]
         ('a', 'b', 'r')
         """
+        if isinstance(counts, TokenCounts):
+            return cls._from_count_frame(counts.to_frame(), min_freq, max_size, specials)
         if not isinstance(counts, Mapping):
             raise InputTypeError(
-                f"counts should be a mapping token → count, but got {type(counts).__name__}"
+                "counts should be a TokenCounts or a mapping token → count, but got "
+                f"{type(counts).__name__}"
             )
         frame = pl.DataFrame(
             {"token": list(counts.keys()), "count": list(counts.values())},
@@ -762,6 +762,205 @@ class Vocab:
 
     def __repr__(self) -> str:
         return f"Vocab(size={len(self)}, specials={self._specials})"
+
+
+class TokenCounts:
+    """Token → count of a corpus, accumulated chunk by chunk: the vocabulary pass of a corpus
+    larger than memory.
+
+    Each update counts its chunk with Arrow (``pyarrow.compute.value_counts``; no Python per
+    token) and keeps the partial count; partial counts are merged with a polars ``group_by``
+    once they outgrow the running total, so memory stays about the number of distinct tokens
+    plus one chunk. :meth:`Vocab.from_counts` turns the counts into the vocabulary — exactly
+    the one :meth:`Vocab.build` gives on the whole corpus at once. Counts of separate shards
+    merge with ``update(other_counts)``.
+
+    >>> counts = TokenCounts()
+    >>> counts.update([["the", "cat"], ["the"]]).update([["a", "cat", "the"]])
+    TokenCounts(types=3, tokens=6, examples=3)
+    >>> counts["the"], counts["dog"], counts.most_common(2)
+    (3, 0, [('the', 3), ('cat', 2)])
+    >>> Vocab.from_counts(counts, min_freq=2).tokens[4:]
+    ('the', 'cat')
+    >>> from seqdata.tokenizers import WhitespaceTokenizer
+    >>> TokenCounts().update_texts(["a b", "b  c"], WhitespaceTokenizer()).most_common()
+    [('b', 2), ('a', 1), ('c', 1)]
+    """
+
+    def __init__(self) -> None:
+        self._merged = _empty_counts()
+        self._parts: list[pl.DataFrame] = []
+        self._pending = 0
+        self._examples = 0
+
+    @property
+    def examples(self) -> int:
+        """How many token lists (texts) were counted."""
+        return self._examples
+
+    def update(
+        self, tokens: Iterable[Sequence[str]] | pl.Series | FlatPieces | TokenCounts
+    ) -> TokenCounts:
+        """Add the tokens of one chunk; returns ``self``.
+
+        Args:
+            tokens: a chunk of tokenized examples — a list of token lists (any iterable of
+                them, counted ``65536`` at a time), a polars Series of ``list[str]``, a
+                tokenizer's :class:`~seqdata.tokenizers.FlatPieces` — or another
+                :class:`TokenCounts` to merge.
+
+        Raises:
+            InputTypeError: an example that is not a list of strings (its index counts every
+                example passed to this object so far).
+        """
+        if isinstance(tokens, TokenCounts):
+            tokens._flush()
+            self._add(tokens._merged, tokens._examples)
+        elif isinstance(tokens, FlatPieces):
+            self._add(_count_pieces(tokens), len(tokens.bounds) - 1)
+        elif isinstance(tokens, pl.Series):
+            self._add(_count(_token_lists_to_arrow(tokens).flatten()), len(tokens))
+        else:
+            if isinstance(tokens, str) or not isinstance(tokens, Iterable):
+                raise InputTypeError(
+                    "token_lists should be an iterable of token lists, but got "
+                    f"{type(tokens).__name__}"
+                )
+            chunk: list[Sequence[str]] = []
+            for item in tokens:
+                chunk.append(item)
+                if len(chunk) == _CHUNK:
+                    self._add_lists(chunk)
+                    chunk = []
+            if chunk:
+                self._add_lists(chunk)
+        return self
+
+    def update_texts(
+        self,
+        texts: Sequence[str] | np.ndarray | pl.Series,
+        tokenizer: Tokenizer,
+        *,
+        num_threads: int | None = None,
+    ) -> TokenCounts:
+        """Tokenize a chunk of texts and add their tokens; returns ``self``.
+
+        Args:
+            texts: ``(N,)`` strings (list, numpy array or polars Series).
+            tokenizer: vectorized for the whitespace and char tokenizers
+                (:func:`~seqdata.tokenizers.flat_pieces`), ``tokenizer.batch`` for any other.
+            num_threads: threads over slices of ``texts`` (``None`` = all cores); the counts
+                do not depend on it.
+        """
+        series = as_string_series(texts, "texts")
+        threads = _check_threads(num_threads)
+        rows = min(max(-(-len(series) // threads), _MIN_TEXT_ROWS), _MAX_TEXT_ROWS)
+        slices = [series.slice(start, rows) for start in range(0, len(series), rows)]
+
+        def count(chunk: pl.Series) -> pl.DataFrame:
+            return _count_pieces(flat_pieces(tokenizer, chunk))
+
+        frames = _map_threads(count, slices, threads)
+        for frame in frames:
+            self._add(frame, 0)
+        self._examples += len(series)
+        return self
+
+    def _add_lists(self, chunk: list[Sequence[str]]) -> None:
+        arr = _token_lists_to_arrow(chunk, self._examples)
+        self._add(_count(arr.flatten()), len(chunk))
+
+    def _add(self, frame: pl.DataFrame, examples: int) -> None:
+        self._examples += examples
+        if frame.height == 0:
+            return
+        self._parts.append(frame)
+        self._pending += frame.height
+        if self._pending > max(_MERGE_ROWS, self._merged.height):
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._parts:
+            frames = [self._merged, *self._parts] if self._merged.height else self._parts
+            self._merged = pl.concat(frames).group_by("token").agg(pl.col("count").sum())
+            self._parts, self._pending = [], 0
+
+    def to_frame(self) -> pl.DataFrame:
+        """The counts as a polars frame ``token`` (String), ``count`` (Int64), one row per
+        distinct token, in no particular order."""
+        self._flush()
+        return self._merged
+
+    @property
+    def total(self) -> int:
+        """How many tokens were counted."""
+        return int(self.to_frame()["count"].sum())
+
+    def most_common(self, n: int | None = None) -> list[tuple[str, int]]:
+        """``(token, count)`` by decreasing count, ties in code-point order (as
+        :meth:`Vocab.build` ranks them); the first ``n`` or all."""
+        ranked = self.to_frame().sort(["count", "token"], descending=[True, False])
+        if n is not None:
+            ranked = ranked.head(n)
+        return list(ranked.iter_rows())
+
+    def to_dict(self) -> dict[str, int]:
+        """A plain ``{token: count}`` dict."""
+        frame = self.to_frame()
+        return dict(zip(frame["token"].to_list(), frame["count"].to_list(), strict=True))
+
+    def __len__(self) -> int:
+        return self.to_frame().height
+
+    def __getitem__(self, token: str) -> int:
+        """The count of ``token`` (0 if never seen)."""
+        found = self.to_frame().filter(pl.col("token") == token)["count"]
+        return int(found[0]) if len(found) else 0
+
+    def __contains__(self, token: object) -> bool:
+        return isinstance(token, str) and self[token] > 0
+
+    def __repr__(self) -> str:
+        return f"TokenCounts(types={len(self)}, tokens={self.total}, examples={self._examples})"
+
+
+def _empty_counts() -> pl.DataFrame:
+    return pl.DataFrame(schema={"token": pl.String, "count": pl.Int64})
+
+
+def _check_threads(num_threads: int | None) -> int:
+    if num_threads is None:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            return os.cpu_count() or 1
+    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
+        raise ConfigError(
+            f"num_threads should be None or a positive integer, but got num_threads={num_threads!r}"
+        )
+    return num_threads
+
+
+def _map_threads(
+    fn: Callable[[pl.Series], pl.DataFrame], items: list[pl.Series], threads: int
+) -> list[pl.DataFrame]:
+    if threads == 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(min(threads, len(items))) as pool:
+        return list(pool.map(fn, items))
+
+
+def _count_pieces(pieces: FlatPieces) -> pl.DataFrame:
+    """Token counts of a tokenizer's flat pieces (suffix stripped, empty pieces dropped)."""
+    frame = _count(pieces.pieces)
+    if pieces.suffix:
+        # Every piece ends with the suffix, so stripping it keeps the tokens distinct.
+        frame = frame.with_columns(pl.col("token").str.strip_suffix(pieces.suffix)).filter(
+            pl.col("token") != ""
+        )
+    elif pieces.keep is not None:
+        frame = frame.filter(pl.col("token") != "")
+    return frame
 
 
 def _count(tokens: pa.Array) -> pl.DataFrame:

@@ -235,11 +235,31 @@ def test_call_returns_the_batch_plus_id_columns(pipe: PairPipeline) -> None:
     batch = {"src": ["ich sah", "hund"], "tgt": ["a dog", ""], "n": [1, 2]}
     out = pipe(batch)
     assert out["n"] == [1, 2] and out["src"] is batch["src"]
-    assert out["src_ids"].dtype == pl.List(pl.Int32)
-    assert out["src_ids"].to_list() == [[4, 5], [7]]
-    assert out["tgt_ids"].to_list() == [[2, 6, 7, 3], [2, 3]]
+    # a plain dict of lists (IterableDataset.map, direct calls) gets lists back
+    assert out["src_ids"] == [[4, 5], [7]]
+    assert out["tgt_ids"] == [[2, 6, 7, 3], [2, 3]]
     renamed = pipe({"de": ["hund"], "en": ["dog"]}, src_col="de", tgt_col="en")
-    assert renamed["src_ids"].to_list() == [[7]]
+    assert renamed["src_ids"] == [[7]]
+    # columnar input (polars, numpy: Dataset.map's formats) gets polars List(Int32) columns
+    for texts in (pl.Series(batch["src"]), np.array(batch["src"])):
+        columnar = pipe({"src": texts, "tgt": batch["tgt"]})
+        assert columnar["src_ids"].dtype == pl.List(pl.Int32)
+        assert columnar["src_ids"].to_list() == [[4, 5], [7]]
+
+
+def test_iterable_dataset_map_yields_rows_of_int_lists(pipe: PairPipeline) -> None:
+    src = ["Ich sah einen Hund", "Hund", "ich sah eine Katze", "einen hund", "sah"]
+    tgt = ["I saw a dog", "dog", "", "a cat", "I saw"]
+    ds = datasets.Dataset.from_dict({"src": src, "tgt": tgt})
+    rows = list(ds.to_iterable_dataset().map(pipe, batched=True, batch_size=2))
+    assert [(row["src_ids"], row["tgt_ids"]) for row in rows] == [
+        pipe.encode_pair(s, t) for s, t in zip(src, tgt, strict=True)
+    ]
+    assert all(type(row["src_ids"]) is list for row in rows)
+    # Dataset.map keeps the Arrow fast path: its batches are LazyBatch, not dict
+    stored = ds.map(pipe, batched=True, batch_size=2)
+    assert stored.features["src_ids"].feature.dtype == "int32"
+    assert stored["src_ids"] == [pipe.encode_source(s) for s in src]
 
 
 # ------------------------------------------------------------------ sentencepiece
@@ -297,7 +317,7 @@ def test_text_pipeline_flat_equals_encode_and_rejects_empty() -> None:
     assert err.value.index == 1
     with pytest.raises(EmptyLineError):
         pipe.encode("")
-    assert pipe({"text": ["plot"]})["ids"].to_list() == [pipe.encode("plot")]
+    assert pipe({"text": ["plot"]})["ids"] == [pipe.encode("plot")]
     with pytest.raises(ConfigError, match="integer >= 1"):
         TextPipeline(WhitespaceTokenizer(), pipe.vocab, max_len=0)
     with pytest.raises(ConfigError, match="integer >= 2"):
