@@ -1,0 +1,413 @@
+"""The ``seqdata`` command, driven as a user drives it: in a subprocess, on a small corpus.
+
+The happy path (prepare → stats → train one short epoch → translate, and a tiny demo) runs
+the real entry point in subprocesses; each bad input checks the exit status (2), the one
+line on stderr (no traceback) and that no output folder was left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import torch
+
+from seqdata.cli import main
+from seqdata.store import ParallelCorpus
+from seqdata.tasks.dates import dates
+from seqdata.tasks.workflow import MARKER_FILE, output_dir
+
+# Each of these starts `python -m seqdata` (importing torch: ~2 s a process on 2 cores), and
+# the demo trains 4 short epochs: together ~20 s, so they are marked slow (CI runs them).
+SUBPROCESS = pytest.mark.slow
+
+SMALL_MODEL = ["--hidden-size", "16", "--embed-dim", "8", "--quiet"]
+
+
+def run(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    # One thread: these models are tiny, and two spinning threads on a busy 2-core machine
+    # cost more than they bring.
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "seqdata", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+def assert_clean_error(
+    result: subprocess.CompletedProcess[str] | tuple[int, str], *needles: str
+) -> str:
+    """Exit status 2, exactly one line on stderr naming ``needles``, no traceback."""
+    code, err = (result.returncode, result.stderr) if not isinstance(result, tuple) else result
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert lines[0].startswith("seqdata ")
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """400 date pairs as two line-aligned files and as one TSV pairs file."""
+    root = tmp_path_factory.mktemp("corpus")
+    df = dates(train=400, valid=0, test=1, seed=11)
+    (root / "train.src").write_text("\n".join(df["src"]) + "\n", encoding="utf-8")
+    (root / "train.tgt").write_text("\n".join(df["tgt"]) + "\n", encoding="utf-8")
+    df.select("src", "tgt").write_csv(root / "pairs.tsv", separator="\t")
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(corpus: Path) -> Path:
+    result = run(
+        "prepare", "--src", "train.src", "--tgt", "train.tgt", "--tokenizer", "char",
+        "--out", "data", "--quiet", cwd=corpus,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "prepared 401 pairs into data/" in result.stdout
+    return corpus / "data"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(prepared: Path) -> Path:
+    out = prepared.parent / "ckpt"
+    result = run(
+        "train", str(prepared), "--epochs", "1", "--valid", "20", "--out", str(out), *SMALL_MODEL
+    )
+    assert result.returncode == 0, result.stderr
+    assert "epoch 1/1: train loss" in result.stdout
+    assert "training on 381 pairs (20 held out)" in result.stdout
+    return out
+
+
+# --------------------------------------------------------------------------- the happy path
+
+
+@SUBPROCESS
+def test_prepare_writes_a_complete_store(prepared: Path) -> None:
+    names = {p.name for p in prepared.iterdir()}
+    assert {"manifest.json", "pipeline.json", "summary.json", MARKER_FILE} <= names
+    assert {"src.values.npy", "src.offsets.npy", "tgt.values.npy", "tgt.offsets.npy"} <= names
+    assert not [p for p in prepared.parent.iterdir() if p.name.startswith(".data.")]  # no temp
+    summary = json.loads((prepared / "summary.json").read_text(encoding="utf-8"))
+    assert summary["pairs"] == 401
+    assert summary["vocab"]["tgt"] == 4 + 11  # specials + digits and "-"
+    assert summary["unk_rate"] == {"src": 0.0, "tgt": 0.0}
+    assert summary["lengths"]["tgt"]["max"] == 12  # SOS + YYYY-MM-DD + EOS
+    manifest = json.loads((prepared / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["num_examples"] == 401
+
+
+@SUBPROCESS
+def test_prepare_pairs_file_with_truncation_and_vocab_limit(corpus: Path) -> None:
+    result = run(
+        "prepare", "--pairs", "pairs.tsv", "--tokenizer", "char", "--max-len", "8",
+        "--vocab-size", "20", "--out", "short", "--quiet", cwd=corpus,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((corpus / "short" / "summary.json").read_text(encoding="utf-8"))
+    src_len = pl.read_csv(corpus / "pairs.tsv", separator="\t")["src"].str.len_chars()
+    assert summary["truncated"] == {"src": int((src_len > 8).sum()), "tgt": 401}
+    assert summary["lengths"]["src"]["max"] == 8
+    assert summary["lengths"]["tgt"]["max"] == 8
+    assert summary["vocab"]["src"] == 20
+    assert summary["unk_rate"]["src"] > 0  # the rarer characters fell out of the vocabulary
+    assert (
+        f"truncated to --max-len 8: {int((src_len > 8).sum())} source, 401 target" in result.stdout
+    )
+
+
+@SUBPROCESS
+def test_stats_reports_lengths_padding_buckets_and_plot(prepared: Path, tmp_path: Path) -> None:
+    plot = tmp_path / "lengths.png"
+    result = run("stats", str(prepared), "--batch-size", "32", "--plot", str(plot))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "401 pairs" in out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  ")}
+    eff = {name: float(rows[name][5]) for name in ("random", "bucket", "token-budget")}
+    assert all(0 < v <= 1 for v in eff.values())
+    assert eff["bucket"] > eff["random"]
+    assert eff["token-budget"] >= eff["bucket"] - 0.05
+    assert "buckets (the notes' keys, width 5" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_stats_with_a_token_budget(prepared: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", str(prepared), "--max-tokens", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "token budget 300 per side" in out
+    corpus = ParallelCorpus.load(prepared)
+    per_example = np.maximum(corpus.src_lengths, corpus.tgt_lengths).mean()
+    assert f"random batches of {round(300 / per_example)}" in out  # the same average batch
+
+
+@SUBPROCESS
+def test_train_writes_a_checkpoint_and_translate_reads_files_and_stdin(
+    checkpoint: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert {p.name for p in checkpoint.iterdir()} == {"config.json", "model.pt"}
+    config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    assert config["extra"]["history"][0]["epoch"] == 1
+    assert config["extra"]["max_tgt_len"] == 12
+    lines = ["3 mars 2021", "", "Feb 29, 2024", "2024년 2월 29일"]
+    source = corpus / "to_translate.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    from_stdin = run("translate", "--checkpoint", str(checkpoint), stdin="\n".join(lines) + "\n")
+    assert from_stdin.returncode == 0, from_stdin.stderr
+    out = from_stdin.stdout.split("\n")
+    assert len(out) == len(lines) + 1 and out[-1] == ""  # one line per input line
+    assert out[1] == ""  # an empty line stays empty
+    assert main(["translate", "--checkpoint", str(checkpoint), str(source)]) == 0
+    assert capsys.readouterr().out == from_stdin.stdout
+
+
+@SUBPROCESS
+def test_tiny_demo_writes_its_report(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = run(
+        "demo", "--size", "100", "--epochs", "1", "--out", str(out), "--batch-size", "16",
+        *SMALL_MODEL,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    names = {p.name for p in out.iterdir()}
+    assert {
+        "report.txt",
+        "report.json",
+        "lengths.png",
+        "loss.png",
+        "samples.tsv",
+        "checkpoint",
+    } <= names
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["sizes"] == {"train": 100, "valid": 20, "test": 20}
+    assert 0.0 <= report["test_exact_match"] <= 1.0
+    assert report["bar"] == 0.9 and report["bar_met"] == (report["test_exact_match"] >= 0.9)
+    batching = report["batching"]
+    assert set(batching) == {"random", "bucket", "token-budget"}
+    for row in batching.values():
+        assert 0 < row["efficiency"] <= 1 and row["seconds_per_epoch"] > 0
+        assert row["loss_after_one_epoch"] > 0
+    assert batching["bucket"]["efficiency_src"] > batching["random"]["efficiency_src"]
+    assert len(report["epochs"]) == 1 and report["epochs"][0]["train_loss"] > 0
+    assert report["samples"] and all(s["reference"] for s in report["samples"])
+    assert (out / "report.txt").read_text(encoding="utf-8").splitlines()[
+        0
+    ] == result.stdout.splitlines()[0]
+    for png in ("lengths.png", "loss.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    source = tmp_path / "one.txt"
+    source.write_text("31 mars 2046\n", encoding="utf-8")
+    assert main(["translate", "--checkpoint", str(out / "checkpoint"), str(source)]) == 0
+
+
+def test_help_on_every_command() -> None:
+    for command in ("tasks", "demo", "prepare", "stats", "train", "translate"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0
+
+
+def test_tasks_lists_the_built_in_tasks(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("dates") and "\nbible" in out and ">= 90%" in out
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@SUBPROCESS
+def test_missing_file_is_one_line_and_no_output(corpus: Path) -> None:
+    result = run("prepare", "--src", "nope.src", "--tgt", "train.tgt", "--out", "x", cwd=corpus)
+    assert_clean_error(result, "seqdata prepare: error:", "nope.src")
+    assert not (corpus / "x").exists()
+
+
+def test_mismatched_line_counts(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    short = tmp_path / "short.tgt"
+    short.write_text("2020-01-01\n2020-01-02\n", encoding="utf-8")
+    code = main(
+        [
+            "prepare",
+            "--src",
+            str(corpus / "train.src"),
+            "--tgt",
+            str(short),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    line = assert_clean_error((code, capsys.readouterr().err), "401", "2")
+    assert "short.tgt" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_empty_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("e.src", "e.tgt"):
+        (tmp_path / name).write_text("", encoding="utf-8")
+    code = main(
+        [
+            "prepare",
+            "--src",
+            str(tmp_path / "e.src"),
+            "--tgt",
+            str(tmp_path / "e.tgt"),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert_clean_error((code, capsys.readouterr().err), "seqdata prepare: error:")
+    assert not (tmp_path / "o").exists()
+
+
+def test_checkpoint_from_another_vocabulary(
+    checkpoint: Path, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the same corpus, but words instead of characters: other vocabularies
+    other = tmp_path / "words"
+    code = main(
+        [
+            "prepare",
+            "--src",
+            str(corpus / "train.src"),
+            "--tgt",
+            str(corpus / "train.tgt"),
+            "--out",
+            str(other),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    capsys.readouterr()
+    code = main(
+        ["train", str(other), "--resume", str(checkpoint), "--out", str(tmp_path / "c2"), "--quiet"]
+    )
+    assert_clean_error((code, capsys.readouterr().err), "another vocabulary", str(checkpoint))
+    assert not (tmp_path / "c2").exists()
+    # a checkpoint whose pipeline was swapped for one with other vocabularies
+    swapped = tmp_path / "swapped"
+    swapped.mkdir()
+    config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    config["pipeline"] = json.loads((other / "pipeline.json").read_text(encoding="utf-8"))
+    (swapped / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (swapped / "model.pt").write_bytes((checkpoint / "model.pt").read_bytes())
+    source = tmp_path / "in.txt"
+    source.write_text("3 mars 2021\n", encoding="utf-8")
+    code = main(["translate", "--checkpoint", str(swapped), str(source)])
+    assert_clean_error((code, capsys.readouterr().err), "another vocabulary")
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the message shown when there is no GPU"
+)
+def test_cuda_without_a_gpu(
+    prepared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", str(prepared), "--device", "cuda", "--out", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert_clean_error((code, err), "torch.cuda.is_available() is False", "--device cpu")
+    assert not (tmp_path / "c").exists()
+
+
+def test_bad_arguments_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, needle in [
+        (["demo", "--epochs", "0"], "--epochs: should be a positive integer, but got 0"),
+        (["prepare", "--src", "a"], "required: --out"),
+        (["prepare", "--src", "a", "--out", "o"], "give --src FILE and --tgt FILE"),
+        (["stats", "d", "--batch-size", "4", "--max-tokens", "9"], "not allowed with argument"),
+        (["demo", "--task", "nope", "--out", "never"], "task should be one of"),
+    ]:
+        try:
+            code = main(argv)
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+        assert_clean_error((code, capsys.readouterr().err), needle)
+    assert not Path("never").exists()
+
+
+def test_stats_and_translate_on_wrong_folders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["stats", str(tmp_path)])
+    assert_clean_error((code, capsys.readouterr().err), "not a folder written by `seqdata prepare`")
+    code = main(["translate", "--checkpoint", str(tmp_path / "none")])
+    assert_clean_error((code, capsys.readouterr().err), "no checkpoint directory here")
+
+
+def test_output_folder_of_something_else_is_never_overwritten(
+    prepared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work", encoding="utf-8")
+    code = main(["demo", "--size", "10", "--out", str(precious)])
+    assert_clean_error((code, capsys.readouterr().err), "refusing to overwrite")
+    code = main(["train", str(prepared), "--out", str(precious)])
+    assert_clean_error((code, capsys.readouterr().err), "refusing to overwrite")
+    assert [p.name for p in precious.iterdir()] == ["thesis.tex"]
+
+
+def test_output_dir_is_all_or_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError), output_dir(out, marker="t") as work:
+        (work / "half.npy").write_bytes(b"...")
+        raise RuntimeError("killed mid-write")
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []  # the temporary folder is gone too
+    with output_dir(out, marker="t") as work:
+        (work / "v1").write_text("1")
+    with pytest.raises(RuntimeError), output_dir(out, marker="t") as work:
+        (work / "v2").write_text("2")
+        raise RuntimeError("killed mid-write")
+    assert sorted(p.name for p in out.iterdir()) == [MARKER_FILE, "v1"]  # the old output stays
+    with output_dir(out, marker="t") as work:
+        (work / "v3").write_text("3")
+    assert sorted(p.name for p in out.iterdir()) == [MARKER_FILE, "v3"]  # replaced at once
+
+
+@pytest.mark.slow  # trains 2 epochs on 10,000 pairs: ~10 s on 2 cores
+def test_readme_quickstart_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Quickstart in Python", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})
+    losses, score = capsys.readouterr().out.splitlines()
+    values = [float(x) for x in losses.strip("[]").split(",")]
+    assert values == sorted(values, reverse=True)  # the loss goes down every epoch
+    assert score.startswith("test exact match ")
+    assert float(score.split()[-1].rstrip("%")) > 50
+
+
+def test_empty_lines_fail_by_default_and_are_reported_when_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "s").write_text("3 mars 2021\n\nMay 6, 1981\n", encoding="utf-8")
+    (tmp_path / "t").write_text("2021-03-03\n1999-01-01\n1981-05-06\n", encoding="utf-8")
+    argv = ["prepare", "--src", str(tmp_path / "s"), "--tgt", str(tmp_path / "t"), "--quiet"]
+    code = main([*argv, "--out", str(tmp_path / "strict")])
+    assert_clean_error((code, capsys.readouterr().err), "line 2")
+    assert not (tmp_path / "strict").exists()
+    assert main([*argv, "--tokenizer", "char", "--skip-empty", "--out", str(tmp_path / "ok")]) == 0
+    assert "skipped 1 pair with an empty side (line 2)" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "ok" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["pairs"] == 2 and summary["skipped_empty_lines"] == [2]
