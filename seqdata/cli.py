@@ -23,7 +23,8 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -136,43 +137,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- seqdata prepare
 
 
-def _read_input(args: argparse.Namespace) -> Any:
-    import warnings
+CHUNK_ROWS = 200_000  # rows per chunk: prepare's memory is bounded by this, not the corpus
+SPM_SAMPLE = 1_000_000  # sentences per side sentencepiece trains on (its own default cap)
 
-    from seqdata.readers import read_pairs, read_parallel
+
+def _chunks(args: argparse.Namespace) -> Callable[[], Iterator[Any]]:
+    """A re-iterable source of checked ``src``/``tgt`` chunks (read with polars)."""
+    from seqdata.readers import iter_pair_chunks, iter_parallel_chunks
 
     empty = "skip" if args.skip_empty else "error"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if args.pairs is not None:
-            frame = read_pairs(args.pairs, src_col=args.src_col, tgt_col=args.tgt_col, empty=empty)
-        else:
-            frame = read_parallel(args.src, args.tgt, empty=empty)
-    skipped: list[int] = []
-    for warning in caught:
-        lines = getattr(warning.message, "lines", None)
-        if lines is not None:
-            skipped.extend(int(x) for x in lines)
-        else:
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
-    return frame, skipped
+    if args.pairs is not None:
+        return lambda: iter_pair_chunks(
+            args.pairs, CHUNK_ROWS, src_col=args.src_col, tgt_col=args.tgt_col, empty=empty
+        )
+    return lambda: iter_parallel_chunks(args.src, args.tgt, CHUNK_ROWS, empty=empty)
 
 
-def _tokenizers(args: argparse.Namespace, frame: Any) -> tuple[Any, Any]:
+def _tokenizers(args: argparse.Namespace, chunks: Callable[[], Iterator[Any]]) -> tuple[Any, Any]:
     from seqdata.tokenizers import SentencePieceTokenizer, make_tokenizer
 
     if args.tokenizer == "spm":
         size = args.vocab_size or 8000
+        src: list[str] = []
+        tgt: list[str] = []
+        for chunk in chunks():  # the first SPM_SAMPLE pairs
+            src.extend(chunk["src"].to_list())
+            tgt.extend(chunk["tgt"].to_list())
+            if len(src) >= SPM_SAMPLE:
+                break
         # A soft limit: a side with fewer distinct pieces (digits, say) gets a smaller model.
         return (
-            SentencePieceTokenizer.train(
-                frame["src"].to_list(), vocab_size=size, hard_vocab_limit=False
-            ),
-            SentencePieceTokenizer.train(
-                frame["tgt"].to_list(), vocab_size=size, hard_vocab_limit=False
-            ),
+            SentencePieceTokenizer.train(src[:SPM_SAMPLE], vocab_size=size, hard_vocab_limit=False),
+            SentencePieceTokenizer.train(tgt[:SPM_SAMPLE], vocab_size=size, hard_vocab_limit=False),
         )
     kwargs = {"lower": True} if args.lower and args.tokenizer == "whitespace" else {}
     if args.lower and args.tokenizer != "whitespace":
@@ -181,7 +177,9 @@ def _tokenizers(args: argparse.Namespace, frame: Any) -> tuple[Any, Any]:
     return tok, tok
 
 
-def _build_pipeline(args: argparse.Namespace, frame: Any, src_tok: Any, tgt_tok: Any) -> Any:
+def _build_pipeline(
+    args: argparse.Namespace, chunks: Callable[[], Iterator[Any]], src_tok: Any, tgt_tok: Any
+) -> Any:
     from seqdata.pipeline import PairPipeline
     from seqdata.vocab import Vocab
 
@@ -193,11 +191,10 @@ def _build_pipeline(args: argparse.Namespace, frame: Any, src_tok: Any, tgt_tok:
             Vocab.from_sentencepiece(tgt_tok),
             max_len=args.max_len,
         )
-    return PairPipeline.build(
-        frame["src"],
-        frame["tgt"],
-        src_tokenizer=src_tok,
-        tgt_tokenizer=tgt_tok,
+    return PairPipeline.build_from_chunks(
+        chunks,
+        src_tok,
+        tgt_tok,
         min_freq=args.min_freq,
         max_size=args.vocab_size,
         max_len=args.max_len,
@@ -219,6 +216,7 @@ def _length_summary(lengths: np.ndarray) -> dict[str, float]:
 def cmd_prepare(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from seqdata.readers import SkippedLinesWarning
     from seqdata.store import ParallelCorpus
     from seqdata.tasks.workflow import check_output_dir, output_dir
 
@@ -231,7 +229,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if args.max_len is not None and args.max_len < 3:
         raise UsageError(f"--max-len should be >= 3 (SOS, one token, EOS), but got {args.max_len}")
     check_output_dir(args.out, PREPARED)
-    steps = ["read", "tokenizers", "vocabularies", "encode", "save"]
+    steps = ["tokenizers", "vocabularies", "encode and write"]
     bar = tqdm(
         total=len(steps), desc="prepare", unit="step", disable=not _progress(args), leave=False
     )
@@ -245,68 +243,60 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         clock = now
         bar.update(1)
 
-    with bar:
-        bar.set_description("prepare: read")
-        frame, skipped = _read_input(args)
-        step("read")
+    chunks = _chunks(args)
+    skipped: set[int] = set()
+    with bar, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedLinesWarning)
         bar.set_description("prepare: tokenizers")
-        src_tok, tgt_tok = _tokenizers(args, frame)
+        src_tok, tgt_tok = _tokenizers(args, chunks)
         step("tokenizers")
         bar.set_description("prepare: vocabularies")
-        pipeline = _build_pipeline(args, frame, src_tok, tgt_tok)
+        pipeline = _build_pipeline(args, chunks, src_tok, tgt_tok)
         step("vocabularies")
-        bar.set_description("prepare: encode")
-        corpus = ParallelCorpus.from_frame(frame, pipeline)
-        truncated = {"src": 0, "tgt": 0}
-        if args.max_len is not None:
-            full = type(pipeline)(
-                pipeline.src_tokenizer,
-                pipeline.tgt_tokenizer,
-                pipeline.src_vocab,
-                pipeline.tgt_vocab,
-                max_len=None,
-            )
-            whole = ParallelCorpus.from_frame(frame, full)
-            truncated = {
-                "src": int((whole.src_lengths > corpus.src_lengths).sum()),
-                "tgt": int((whole.tgt_lengths > corpus.tgt_lengths).sum()),
-            }
-        step("encode")
-        bar.set_description("prepare: save")
-        summary = {
-            "pairs": len(corpus),
-            "skipped_empty_lines": skipped,
-            "input": {"pairs": args.pairs, "src": args.src, "tgt": args.tgt},
-            "tokenizer": args.tokenizer,
-            "vocab": {"src": len(pipeline.src_vocab), "tgt": len(pipeline.tgt_vocab)},
-            "tokens": {"src": corpus.src.num_tokens, "tgt": corpus.tgt.num_tokens},
-            "unk_rate": {
-                "src": float(np.mean(np.asarray(corpus.src.values) == pipeline.src_vocab.unk_id)),
-                "tgt": float(np.mean(np.asarray(corpus.tgt.values) == pipeline.tgt_vocab.unk_id)),
-            },
-            "max_len": args.max_len,
-            "truncated": truncated,
-            "lengths": {
-                "src": _length_summary(corpus.src_lengths),
-                "tgt": _length_summary(corpus.tgt_lengths),
-            },
-        }
+        bar.set_description("prepare: encode and write")
         with output_dir(args.out, marker=PREPARED) as work:
-            corpus.save(work, pipeline=pipeline)
+            written = ParallelCorpus.write_chunks(work, chunks, pipeline)
+            step("encode and write")
+            for warning in caught:
+                if isinstance(warning.message, SkippedLinesWarning):
+                    skipped.update(warning.message.lines)
+            corpus = ParallelCorpus.load(work, mmap=True)
+            summary = {
+                "pairs": written.examples,
+                "skipped_empty_lines": sorted(skipped),
+                "input": {"pairs": args.pairs, "src": args.src, "tgt": args.tgt},
+                "tokenizer": args.tokenizer,
+                "vocab": {"src": len(pipeline.src_vocab), "tgt": len(pipeline.tgt_vocab)},
+                "tokens": {"src": written.src_tokens, "tgt": written.tgt_tokens},
+                "unk_rate": {"src": written.src_unk_rate, "tgt": written.tgt_unk_rate},
+                "max_len": args.max_len,
+                "truncated": {"src": written.src_truncated, "tgt": written.tgt_truncated},
+                "lengths": {
+                    "src": _length_summary(np.asarray(corpus.src_lengths)),
+                    "tgt": _length_summary(np.asarray(corpus.tgt_lengths)),
+                },
+            }
+            del corpus  # release the memory maps before the folder is renamed
             pipeline_state = {"class": type(pipeline).__name__, "state": pipeline.to_dict()}
             (work / PIPELINE_FILE).write_text(json.dumps(pipeline_state) + "\n", encoding="utf-8")
             summary["seconds"] = timings
             (work / SUMMARY_FILE).write_text(
                 json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
             )
-        step("save")
+    for warning in caught:  # anything else the readers said reaches the user
+        if not isinstance(warning.message, SkippedLinesWarning):
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    truncated = summary["truncated"]
+    skipped_lines = summary["skipped_empty_lines"]
     s, t = summary["lengths"]["src"], summary["lengths"]["tgt"]
-    _say(f"prepared {len(corpus):,} pairs into {args.out}/ ({sum(timings.values()):.1f} s)")
-    if skipped:
-        plural = "s" if len(skipped) > 1 else ""
+    _say(f"prepared {summary['pairs']:,} pairs into {args.out}/ ({sum(timings.values()):.1f} s)")
+    if skipped_lines:
+        plural = "s" if len(skipped_lines) > 1 else ""
         _say(
-            f"  skipped {len(skipped)} pair{plural} with an empty side "
-            f"(line{plural} {_lines(skipped)})"
+            f"  skipped {len(skipped_lines)} pair{plural} with an empty side "
+            f"(line{plural} {_lines(skipped_lines)})"
         )
     _say(
         f"  vocab: {len(pipeline.src_vocab):,} source / {len(pipeline.tgt_vocab):,} target "

@@ -223,8 +223,8 @@ def _apply_empty_policy(
         raise EmptyLineError(
             f"the {('source', 'target')[side]} is empty or whitespace-only"
             + (f" ({count} empty examples in all)" if count > 1 else "")
-            + "; remove such lines from both files, or pass empty='skip' to drop them "
-            "(they are then reported in a SkippedLinesWarning)",
+            + "; remove such lines from both files, or pass empty='skip' (`seqdata prepare "
+            "--skip-empty`) to drop them (they are then reported in a SkippedLinesWarning)",
             path=paths[side],
             line=int(first["line"]),
         )
