@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from seqdata.errors import SeqdataError
+from seqdata.stats import length_summary
 
 __all__ = ["build_parser", "main"]
 
@@ -201,18 +202,6 @@ def _build_pipeline(
     )
 
 
-def _length_summary(lengths: np.ndarray) -> dict[str, float]:
-    p = np.percentile(lengths, [5, 50, 95, 99])
-    return {
-        "mean": round(float(lengths.mean()), 2),
-        "p5": float(p[0]),
-        "p50": float(p[1]),
-        "p95": float(p[2]),
-        "p99": float(p[3]),
-        "max": int(lengths.max()),
-    }
-
-
 def cmd_prepare(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
@@ -272,8 +261,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
                 "max_len": args.max_len,
                 "truncated": {"src": written.src_truncated, "tgt": written.tgt_truncated},
                 "lengths": {
-                    "src": _length_summary(np.asarray(corpus.src_lengths)),
-                    "tgt": _length_summary(np.asarray(corpus.tgt_lengths)),
+                    "src": length_summary(np.asarray(corpus.src_lengths)),
+                    "tgt": length_summary(np.asarray(corpus.tgt_lengths)),
                 },
             }
             del corpus  # release the memory maps before the folder is renamed
@@ -391,7 +380,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     _say()
     _say(f"{'lengths':<10}{'mean':>8}{'p5':>7}{'p50':>7}{'p95':>7}{'p99':>7}{'max':>7}")
     for side, lengths in (("source", corpus.src_lengths), ("target", corpus.tgt_lengths)):
-        s = _length_summary(lengths)
+        s = length_summary(lengths)
         _say(
             f"{side:<10}{s['mean']:>8.2f}{s['p5']:>7g}{s['p50']:>7g}{s['p95']:>7g}"
             f"{s['p99']:>7g}{s['max']:>7}"

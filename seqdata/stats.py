@@ -28,7 +28,7 @@ import numpy as np
 
 from seqdata.errors import ConfigError, InputTypeError
 
-__all__ = ["PaddingStats", "SidePadding", "padding_stats"]
+__all__ = ["PaddingStats", "SidePadding", "length_summary", "padding_stats"]
 
 
 @dataclass(frozen=True)
@@ -149,3 +149,26 @@ def padding_stats(
         src=_side(src, flat, sizes, starts, pad_to_multiple_of),
         tgt=None if tgt is None else _side(tgt, flat, sizes, starts, pad_to_multiple_of),
     )
+
+
+def length_summary(lengths: Any) -> dict[str, float]:
+    """Mean, 5th/50th/95th/99th percentiles and maximum of a length array.
+
+    Args:
+        lengths: ``(N,)`` lengths (e.g. ``corpus.src_lengths``), N >= 1.
+
+    >>> length_summary(np.array([1, 2, 3, 4, 10]))
+    {'mean': 4.0, 'p5': 1.2, 'p50': 3.0, 'p95': 8.8, 'p99': 9.76, 'max': 10}
+    """
+    lengths = np.asarray(lengths)
+    if lengths.size == 0:
+        raise ConfigError("lengths should hold at least one length, but got an empty array")
+    p = np.percentile(lengths, [5, 50, 95, 99])
+    return {
+        "mean": round(float(lengths.mean()), 2),
+        "p5": round(float(p[0]), 2),
+        "p50": round(float(p[1]), 2),
+        "p95": round(float(p[2]), 2),
+        "p99": round(float(p[3]), 2),
+        "max": int(lengths.max()),
+    }

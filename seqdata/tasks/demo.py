@@ -28,6 +28,7 @@ import torch
 
 from seqdata.errors import ConfigError
 from seqdata.models import Seq2Seq
+from seqdata.stats import length_summary
 from seqdata.tasks import Task, get_task
 from seqdata.tasks.workflow import (
     LossLog,
@@ -97,18 +98,6 @@ class _Report:
     def __call__(self, line: str = "") -> None:
         self.lines.append(line)
         self.echo(line)
-
-
-def _percentiles(lengths: np.ndarray) -> dict[str, float]:
-    p = np.percentile(lengths, [5, 50, 95, 99])
-    return {
-        "mean": round(float(lengths.mean()), 2),
-        "p5": float(p[0]),
-        "p50": float(p[1]),
-        "p95": float(p[2]),
-        "p99": float(p[3]),
-        "max": int(lengths.max()),
-    }
 
 
 def _width(text: str) -> int:
@@ -205,7 +194,7 @@ def _run(
             f"(seed {config.seed})"
         )
         report(f"  {task.summary}")
-        src_len, tgt_len = _percentiles(train.src_lengths), _percentiles(train.tgt_lengths)
+        src_len, tgt_len = length_summary(train.src_lengths), length_summary(train.tgt_lengths)
         unk = float(np.mean(np.asarray(corpora["test"].src.values) == src_vocab.unk_id))
         report(
             f"pipeline: {task.tokenizer} tokens, vocab {len(src_vocab)} source / "
