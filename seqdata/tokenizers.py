@@ -569,8 +569,10 @@ class SentencePieceTokenizer:
             if failures:
                 raise failures[0] from None
             hint = ""
-            if "Vocabulary size" in str(err):
+            if "Vocabulary size too high" in str(err):  # fewer distinct pieces than asked
                 hint = "; lower vocab_size or pass hard_vocab_limit=False"
+            elif "smaller than required_chars" in str(err):  # the alphabet alone needs more
+                hint = "; raise vocab_size (every character of the corpus needs an id)"
             raise TokenizerError(f"sentencepiece could not train a model ({err}){hint}") from err
         return cls(model.getvalue(), num_threads=num_threads)
 

@@ -247,3 +247,13 @@ def test_make_tokenizer_and_from_dict_errors(spm: SentencePieceTokenizer, tmp_pa
         tokenizer_from_dict({"type": "spm", "model": "%%% not base64"})
     with pytest.raises(InputTypeError, match="lower should be a bool"):
         WhitespaceTokenizer(lower="yes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("vocab_size", "hint"),
+    [(12, "raise vocab_size"), (5000, "lower vocab_size or pass hard_vocab_limit=False")],
+)
+def test_a_vocab_size_sentencepiece_cannot_reach_gets_the_right_hint(vocab_size, hint):
+    texts = [f"the quick brown fox jumps over the lazy dog {i}" for i in range(200)]
+    with pytest.raises(TokenizerError, match=hint):
+        SentencePieceTokenizer.train(texts, vocab_size=vocab_size)
