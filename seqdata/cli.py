@@ -51,36 +51,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"should be a positive integer, but got {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"should be a positive integer, but got {value}")
-    return value
+def _number(kind: Callable[[str], Any], ok: Callable[[Any], bool], what: str) -> Any:
+    """An argparse ``type=``: parse with ``kind``, accept when ``ok``, else say ``what``."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"should be {what}, but got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"should be {what}, but got {value}")
+        return value
+
+    return parse
 
 
-def _nonnegative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"should be an integer >= 0, but got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"should be an integer >= 0, but got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"should be a positive number, but got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"should be a positive number, but got {value}")
-    return value
+_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+_nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+_positive_float = _number(float, lambda v: v > 0, "a positive number")
 
 
 def _progress(args: argparse.Namespace) -> bool:
