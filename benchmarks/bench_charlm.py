@@ -6,7 +6,7 @@ Usage (from the repository root)::
 
 PATH defaults to ``../shared/data/tinyshakespeare.txt`` relative to the repository root. The
 text (≈1.1M characters, 65 distinct) is split 90/10 into train/validation streams; a 1-layer
-LSTM (embed 64, hidden 256) is trained with ``seqdata.lm.train_bptt`` (batch 32 streams ×
+LSTM (embed 64, hidden 256) is trained with ``seqdata.train.train_bptt`` (batch 32 streams ×
 64 steps, Adam 3e-3, gradient-norm clip 1.0) and evaluated with the hidden state carried
 across the validation stream. The script prints the validation loss in nats/char (and bits)
 next to the uniform and unigram baselines, a greedy sample, and exits with status 1 if the
@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqdata.lm import BPTTBatcher, evaluate_bptt, train_bptt
+from seqdata.lm import BPTTBatcher
 from seqdata.models import CharLM
+from seqdata.train import evaluate_bptt, train_bptt
 
 ROOT = Path(__file__).resolve().parents[1]
 

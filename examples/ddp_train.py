@@ -1,7 +1,8 @@
 """Train the reference Seq2Seq with DistributedDataParallel on CPU or GPUs, resumable mid-epoch.
 
-Run (two processes on one machine, CPU/gloo; use --nproc_per_node=<GPUs> on GPUs — nccl is
-picked automatically)::
+Run (two processes on one machine). ``nccl`` on ``cuda:LOCAL_RANK`` is picked only when every
+rank has a GPU of its own (``--nproc_per_node`` <= the number of GPUs); with more ranks than
+GPUs the job falls back to ``gloo`` on the CPU and prints a one-line notice::
 
     torchrun --nproc_per_node=2 examples/ddp_train.py --out runs/ddp --epochs 3
     # kill it (or stop it on purpose) mid-epoch, then carry on where it stopped:
@@ -121,7 +122,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--stop-after-steps", type=int, default=0, help="save at step K and exit")
     p.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     p.add_argument("--log-dir", type=Path, default=None, help="per-rank JSON-lines step log")
-    p.add_argument("--backend", default=None, help="default: nccl with CUDA, else gloo")
+    p.add_argument(
+        "--backend",
+        default=None,
+        help="default: nccl when every rank has its own GPU, else gloo on the CPU",
+    )
     return p.parse_args(argv)
 
 
@@ -149,7 +154,7 @@ def save(
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     info = init_distributed(args.backend)
-    device = torch.device(f"cuda:{info.local_rank}" if torch.cuda.is_available() else "cpu")
+    device = info.device  # cuda:LOCAL_RANK only when every rank has its own GPU, else cpu
     torch.manual_seed(args.seed)  # the same initial weights everywhere (DDP also broadcasts)
 
     corpus = reversal_corpus(args.num_examples, args.seed)  # the same on every rank
@@ -207,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         step_in_epoch = start_step if epoch == start_epoch else 0
         total, count, start = 0.0, 0, time.perf_counter()
         for indices, batch in loader:
-            batch = batch.to(device)
+            batch = batch.to(device, non_blocking=True)
             loss = ddp(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -231,24 +231,38 @@ class PadCollate:
         return RaggedBatch(src, tgt, labels)
 
 
-def _check_lengths(lengths: Tensor, batch: int, max_len: int) -> Tensor:
+def lengths_for(lengths: Any, batch: int, max_len: int, name: str = "lengths") -> Tensor:
+    """``lengths`` as a CPU int64 ``(B,)`` tensor, each in ``[1, max_len]`` (checked once).
+
+    Raises:
+        ShapeError: a wrong shape or dtype, or a length outside ``[1, max_len]``.
+    """
     if not isinstance(lengths, Tensor):
         lengths = torch.as_tensor(lengths)
     if lengths.dim() != 1 or lengths.shape[0] != batch:
         raise ShapeError(
-            f"lengths should have shape (B,) = ({batch},), but got lengths.shape="
+            f"{name} should have shape (B,) = ({batch},), but got {name}.shape="
             f"{tuple(lengths.shape)}; pass one length per sequence of the batch"
         )
     if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
-        raise ShapeError(f"lengths should be an integer tensor, but got dtype={lengths.dtype}")
+        raise ShapeError(f"{name} should be an integer tensor, but got dtype={lengths.dtype}")
     lengths = lengths.to("cpu", torch.int64)
     if batch and (int(lengths.min()) < 1 or int(lengths.max()) > max_len):
         raise ShapeError(
-            f"every length should be in [1, {max_len}] (the padded length), but got "
+            f"every entry of {name} should be in [1, {max_len}] (the padded length), but got "
             f"min={int(lengths.min())}, max={int(lengths.max())}; empty sequences cannot be "
             "packed — give them at least one token (e.g. EOS) or filter them out first"
         )
     return lengths
+
+
+def pack_checked(embedded: Tensor, lengths: Tensor, batch_first: bool = True) -> PackedSequence:
+    """[`pack`][seqdata.pack] for lengths that [`lengths_for`][seqdata.collate.lengths_for]
+    already checked (CPU int64): the models' path, which does not check twice."""
+    is_sorted = bool((lengths[:-1] >= lengths[1:]).all()) if len(lengths) > 1 else True
+    return pack_padded_sequence(
+        embedded, lengths, batch_first=batch_first, enforce_sorted=is_sorted
+    )
 
 
 def pack(embedded: Tensor, lengths: Tensor, batch_first: bool = True) -> PackedSequence:
@@ -278,11 +292,7 @@ def pack(embedded: Tensor, lengths: Tensor, batch_first: bool = True) -> PackedS
         )
     batch = embedded.shape[0] if batch_first else embedded.shape[1]
     max_len = embedded.shape[1] if batch_first else embedded.shape[0]
-    lengths = _check_lengths(lengths, batch, max_len)
-    is_sorted = bool((lengths[:-1] >= lengths[1:]).all()) if batch > 1 else True
-    return pack_padded_sequence(
-        embedded, lengths, batch_first=batch_first, enforce_sorted=is_sorted
-    )
+    return pack_checked(embedded, lengths_for(lengths, batch, max_len), batch_first)
 
 
 def unpack(

@@ -5,9 +5,11 @@ seqdata's samplers shard by ``rank``/``world_size`` themselves (and read them fr
 needed; these helpers only do the set-up a training script repeats:
 
 - :func:`init_distributed` reads the environment ``torchrun`` sets (``RANK``, ``WORLD_SIZE``,
-  ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``), joins the process group (``nccl`` when
-  CUDA is available, else ``gloo``) and picks this process's GPU; run as a plain
-  ``python script.py`` it is a single process of world size 1 and initialises nothing.
+  ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT``), joins the process
+  group and picks this process's device (:func:`pick_backend`): ``nccl`` and ``cuda:LOCAL_RANK``
+  only when every rank on this machine has a GPU of its own, else ``gloo`` on the CPU with a
+  one-line notice; run as a plain ``python script.py`` it is a single process of world size 1
+  and initialises nothing.
 - :func:`all_gather_objects` collects one picklable object per rank (a sampler state, a
   log line) — every rank gets the list.
 - :func:`parameters_in_sync` checks that every rank holds bit-identical parameters, the
@@ -15,8 +17,8 @@ needed; these helpers only do the set-up a training script repeats:
 - :func:`cleanup_distributed` leaves the group.
 
 >>> info = init_distributed()          # not under torchrun: one process
->>> info, info.is_main
-(DistInfo(rank=0, world_size=1, local_rank=0), True)
+>>> info.rank, info.world_size, info.is_main
+(0, 1, True)
 >>> import torch
 >>> parameters_in_sync(torch.nn.Linear(2, 2))
 True
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from typing import Any, NamedTuple
 
 import torch
@@ -41,6 +44,7 @@ __all__ = [
     "init_distributed",
     "parameters_digest",
     "parameters_in_sync",
+    "pick_backend",
 ]
 
 
@@ -50,6 +54,7 @@ class DistInfo(NamedTuple):
     rank: int
     world_size: int
     local_rank: int
+    device: torch.device = torch.device("cpu")
 
     @property
     def is_main(self) -> bool:
@@ -69,36 +74,107 @@ def _env_int(name: str, default: int) -> int:
         ) from None
 
 
+def pick_backend(
+    backend: str | None,
+    *,
+    local_rank: int,
+    local_world_size: int,
+    cuda_available: bool,
+    device_count: int,
+) -> tuple[str, torch.device, str | None]:
+    """Choose the process group backend and this rank's device; pure, so it is testable.
+
+    ``nccl`` needs one GPU per rank: with ``local_world_size`` ranks on this machine and
+    ``device_count`` GPUs, ``nccl`` on ``cuda:local_rank`` when ``device_count >=
+    local_world_size``; otherwise the default falls back to ``gloo`` on the CPU and says so
+    in the returned notice (never a raw "invalid device ordinal" later).
+
+    Returns:
+        ``(backend, device, notice)``; ``notice`` is a one-line message or None.
+
+    Raises:
+        ConfigError: ``backend="nccl"`` asked for where the ranks cannot each have a GPU.
+
+    >>> backend, device, notice = pick_backend(
+    ...     None, local_rank=1, local_world_size=2, cuda_available=True, device_count=1
+    ... )
+    >>> backend, device, notice[:50]
+    ('gloo', device(type='cpu'), 'seqdata: 2 ranks on this machine but 1 GPU(s): us')
+    >>> pick_backend(None, local_rank=1, local_world_size=2, cuda_available=True, device_count=2)
+    ('nccl', device(type='cuda', index=1), None)
+    """
+    enough = cuda_available and device_count >= local_world_size
+    if backend == "nccl" and not enough:
+        raise ConfigError(
+            f"backend='nccl' needs one GPU per rank, but this machine runs {local_world_size} "
+            f"ranks and has {device_count if cuda_available else 0} GPU(s); run with "
+            f"--nproc_per_node={max(device_count, 1) if cuda_available else 1} or use "
+            "--backend gloo"
+        )
+    if backend is None:
+        if enough:
+            return "nccl", torch.device("cuda", local_rank), None
+        notice = None
+        if cuda_available and device_count > 0:
+            notice = (
+                f"seqdata: {local_world_size} ranks on this machine but {device_count} GPU(s): "
+                f"using gloo on the CPU (run with --nproc_per_node={device_count} to train on "
+                "the GPU)"
+            )
+        return "gloo", torch.device("cpu"), notice
+    device = torch.device("cuda", local_rank) if enough else torch.device("cpu")
+    return backend, device, None
+
+
 def init_distributed(backend: str | None = None, *, timeout_s: float = 300.0) -> DistInfo:
     """Join the process group ``torchrun`` describes in the environment (idempotent).
 
     Args:
-        backend: ``"gloo"``, ``"nccl"`` …; default ``nccl`` with CUDA, else ``gloo``.
+        backend: ``"gloo"``, ``"nccl"`` …; default: the rule of
+            [`pick_backend`][seqdata.distributed.pick_backend] (``nccl`` when every local
+            rank has its own GPU, else ``gloo`` on the CPU).
         timeout_s: how long collective operations wait before failing (a hang becomes an
             error).
 
     Returns:
-        ``DistInfo(rank, world_size, local_rank)``; ``(0, 1, 0)`` outside ``torchrun``.
+        ``DistInfo(rank, world_size, local_rank, device)``; ``(0, 1, 0, cuda or cpu)``
+        outside ``torchrun``. Put the model and every batch on ``info.device``.
     """
-    if dist.is_available() and dist.is_initialized():
-        return DistInfo(dist.get_rank(), dist.get_world_size(), _env_int("LOCAL_RANK", 0))
-    world_size = _env_int("WORLD_SIZE", 1)
-    rank = _env_int("RANK", 0)
     local_rank = _env_int("LOCAL_RANK", 0)
+    world_size = _env_int("WORLD_SIZE", 1)
+    local_world_size = _env_int("LOCAL_WORLD_SIZE", world_size)
+    cuda, count = torch.cuda.is_available(), torch.cuda.device_count()
+    if dist.is_available() and dist.is_initialized():
+        _, device, _ = pick_backend(
+            dist.get_backend(),
+            local_rank=local_rank,
+            local_world_size=local_world_size,
+            cuda_available=cuda,
+            device_count=count,
+        )
+        return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, device)
+    rank = _env_int("RANK", 0)
     if not 0 <= rank < world_size:
         raise ConfigError(f"RANK should be in [0, WORLD_SIZE={world_size}), but got RANK={rank}")
     if world_size == 1:
-        return DistInfo(0, 1, local_rank)
+        return DistInfo(0, 1, local_rank, torch.device("cuda" if cuda else "cpu"))
     if not dist.is_available():
         raise ConfigError("WORLD_SIZE > 1 but this torch build has no torch.distributed")
-    if backend is None:
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if backend == "nccl":
-        torch.cuda.set_device(local_rank)
+    backend, device, notice = pick_backend(
+        backend,
+        local_rank=local_rank,
+        local_world_size=local_world_size,
+        cuda_available=cuda,
+        device_count=count,
+    )
+    if notice and local_rank == 0:
+        print(notice, file=sys.stderr, flush=True)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     from datetime import timedelta
 
     dist.init_process_group(backend=backend, timeout=timedelta(seconds=timeout_s))
-    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank)
+    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, device)
 
 
 def cleanup_distributed() -> None:

@@ -1,5 +1,8 @@
 """Language-model data: a token stream folded into columns and cut into BPTT chunks.
 
+The loops that train on the chunks, ``train_bptt`` and ``evaluate_bptt``, live with the
+other training loops in ``seqdata.train``.
+
 The notes' truncated BPTT: backpropagate through a fixed number of steps only. The stream is
 folded into ``batch_size`` columns (torch's word_language_model ``batchify``, but batch-first),
 so row ``b`` of every chunk continues row ``b`` of the previous chunk; the hidden state is
@@ -23,13 +26,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from seqdata.errors import ConfigError, ShapeError, StateDictError
-from seqdata.models._cells import State, check_positive, detach_state
+from seqdata.models._cells import check_positive
 
-__all__ = ["BPTTBatcher", "evaluate_bptt", "train_bptt"]
+__all__ = ["BPTTBatcher"]
 
 
 class BPTTBatcher:
@@ -124,67 +126,3 @@ class BPTTBatcher:
                 f"position={position}"
             )
         self._position = position
-
-
-def _device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-def train_bptt(
-    model: nn.Module,
-    batcher: BPTTBatcher,
-    optimizer: torch.optim.Optimizer,
-    *,
-    clip_norm: float | None = 1.0,
-    max_steps: int | None = None,
-) -> float:
-    """One pass of truncated BPTT; returns the mean training loss per token (nats).
-
-    The hidden state is carried across chunks and detached before each one, so gradients
-    flow back at most ``bptt_len`` steps; gradients are clipped to ``clip_norm`` (the notes'
-    remedy for exploding gradients). Chunks are moved to the model's device.
-
-    Args:
-        model: ``model(x (B, T), hidden) -> (logits (B, T, V), hidden)``, e.g. ``CharLM``.
-        batcher: the chunks.
-        optimizer: steps once per chunk.
-        clip_norm: max global gradient norm, or ``None`` not to clip.
-        max_steps: stop after this many chunks (the batcher keeps its position).
-    """
-    model.train()
-    device = _device(model)
-    hidden: State | None = None
-    total, count = 0.0, 0
-    for step, (x, y) in enumerate(batcher):
-        x, y = x.to(device), y.to(device)  # (B, T)
-        hidden = detach_state(hidden)
-        logits, hidden = model(x, hidden)  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip_norm is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-        optimizer.step()
-        total += float(loss.detach()) * y.numel()
-        count += y.numel()
-        if max_steps is not None and step + 1 >= max_steps:
-            break
-    return total / max(count, 1)
-
-
-@torch.no_grad()
-def evaluate_bptt(model: nn.Module, batcher: BPTTBatcher) -> float:
-    """Mean loss per token (nats) over a full pass, hidden state carried across chunks."""
-    was_training = model.training
-    model.eval()
-    device = _device(model)
-    hidden: State | None = None
-    total, count = 0.0, 0
-    for x, y in batcher:
-        x, y = x.to(device), y.to(device)  # (B, T)
-        logits, hidden = model(x, hidden)  # (B, T, V)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum")
-        total += float(loss)
-        count += y.numel()
-    model.train(was_training)
-    return total / max(count, 1)

@@ -1,73 +1,71 @@
-"""A training loop that fits on a screen, evaluation, exact match, and checkpoints.
+"""Training loops that fit on a screen: sequence batches, BPTT chunks, evaluation.
 
 Any model with ``loss(batch) -> Tensor`` (mean over its targets) trains here; a
 ``num_targets(batch) -> int`` method, when present, weights the per-batch means into exact
-per-target averages. All of seqdata's reference models have both.
+per-target averages. All of seqdata's reference models have both. Checkpoints live in
+``seqdata.checkpoint`` (re-exported here).
 
-A checkpoint is a directory that alone is enough to translate:
+Every loop takes ``device``: the model is moved there first, then every batch (ids with
+``non_blocking=True``; lengths stay on the CPU where packing wants them). The training step
+never reads a device value back: the running loss is summed on the device and read once per
+epoch (or once a second for the progress bar), so a GPU is never stalled by the host.
 
-- ``config.json`` — the model's class and config, the pipeline's ``to_dict()`` (tokenizers +
-  vocabs), your ``extra`` (JSON), and the SHA-256 of every weight file;
-- ``model.pt`` — ``model.state_dict()`` (loads with ``torch.load(weights_only=True)``);
-- ``optimizer.pt`` — ``optimizer.state_dict()``, when given.
-
->>> import tempfile
+>>> import torch
 >>> from seqdata.models import CharLM
->>> lm = CharLM(vocab_size=5, embed_dim=4, hidden_size=8)
->>> with tempfile.TemporaryDirectory() as tmp:
-...     path = save_checkpoint(f"{tmp}/ckpt", lm, extra={"epoch": 1})
-...     model, pipeline, extra = load_checkpoint(path)
-...     sorted(p.name for p in path.iterdir())
-['config.json', 'model.pt']
->>> type(model).__name__, model.config == lm.config, pipeline, extra
-('CharLM', True, None, {'epoch': 1})
+>>> from seqdata.lm import BPTTBatcher
+>>> lm = CharLM(vocab_size=4, embed_dim=4, hidden_size=8)
+>>> batcher = BPTTBatcher([0, 1, 2, 3] * 8, batch_size=2, bptt_len=4)
+>>> loss = train_bptt(lm, batcher, torch.optim.Adam(lm.parameters(), lr=1e-2), device="cpu")
+>>> loss > 0
+True
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import json
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from seqdata._checks import check_int
+from seqdata.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    load_optimizer_state,
+    save_checkpoint,
+)
 from seqdata.collate import Batch
-from seqdata.errors import CheckpointError, ConfigError
-from seqdata.models import CharLM, Seq2Seq, SequenceClassifier, SequenceTagger
-from seqdata.models._cells import check_positive
+from seqdata.device import move_model
+from seqdata.errors import ConfigError
+from seqdata.lm import BPTTBatcher
+from seqdata.models import Seq2Seq
+from seqdata.models._cells import State, detach_state
 
 __all__ = [
     "Checkpoint",
     "EpochStats",
     "evaluate",
+    "evaluate_bptt",
     "exact_match",
     "fit",
     "load_checkpoint",
     "load_optimizer_state",
     "save_checkpoint",
+    "train_bptt",
     "train_epoch",
+    "train_step",
 ]
 
-FORMAT = "seqdata.checkpoint"
-VERSION = 1
-MODEL_CLASSES: dict[str, Any] = {
-    cls.__name__: cls for cls in (CharLM, Seq2Seq, SequenceClassifier, SequenceTagger)
-}
+_POSTFIX_EVERY_S = 1.0  # the progress bar reads the loss back at most this often
 
 
 @dataclass(frozen=True)
 class EpochStats:
-    """What :func:`fit` records per epoch (``valid_loss`` is ``None`` without a valid loader)."""
+    """What one epoch of :func:`fit` did."""
 
     epoch: int
     train_loss: float
@@ -75,10 +73,6 @@ class EpochStats:
     seconds: float
     samples_per_s: float
     tokens_per_s: float
-
-
-def _device_of(model: nn.Module, device: torch.device | str | None) -> torch.device:
-    return torch.device(device) if device is not None else next(model.parameters()).device
 
 
 def _targets(model: nn.Module, batch: Batch) -> int:
@@ -98,6 +92,27 @@ def _num_samples(loader: Iterable[Batch]) -> int | None:
         return None
 
 
+def train_step(
+    model: nn.Module,
+    batch: Batch,
+    optimizer: torch.optim.Optimizer,
+    *,
+    clip_norm: float | None = 1.0,
+) -> Tensor:
+    """One optimisation step on a batch already on the model's device; returns the loss.
+
+    Reads no value back from the device (no ``.item()``, no boolean masks of device values):
+    the tests run it on the ``meta`` device, where any such read fails.
+    """
+    loss: Tensor = model.loss(batch)  # type: ignore[operator]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    return loss.detach()
+
+
 def train_epoch(
     model: nn.Module,
     loader: Iterable[Batch],
@@ -110,12 +125,23 @@ def train_epoch(
 ) -> EpochStats:
     """One pass over ``loader``: loss, backward, clip the gradient norm, step.
 
-    Returns the epoch's stats (``valid_loss=None``); the loss is the mean over all targets.
+    Args:
+        model: moved to ``device`` first (default: where it is).
+        loader: batches (CPU tensors, pinned or not); each is moved to the model's device.
+        optimizer: steps once per batch.
+        device: where to train.
+        clip_norm: max global gradient norm (``None``: no clipping).
+        progress: a tqdm bar with samples/s and the running loss.
+        epoch: the epoch number shown on the bar.
+
+    Returns:
+        The epoch's stats (``valid_loss=None``); the loss is the mean over all targets.
     """
+    dev = move_model(model, device)
     model.train()
-    dev = _device_of(model, device)
-    total, targets, samples, tokens = 0.0, 0, 0, 0
-    start = time.perf_counter()
+    total = torch.zeros((), dtype=torch.float64, device=dev)  # sum of loss * targets
+    targets, samples, tokens = 0, 0, 0
+    start = last_postfix = time.perf_counter()
     bar = tqdm(
         total=_num_samples(loader),
         unit="sample",
@@ -124,26 +150,25 @@ def train_epoch(
         dynamic_ncols=True,
     )
     with bar:
-        for step, batch in enumerate(loader):
+        for batch in loader:
             batch = batch.to(dev, non_blocking=True)
-            loss = model.loss(batch)  # type: ignore[operator]
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-            optimizer.step()
-            n = _targets(model, batch)
-            total += float(loss.detach()) * n
+            loss = train_step(model, batch, optimizer, clip_norm=clip_norm)
+            n = _targets(model, batch)  # from the CPU lengths: no sync
+            total += loss * n
             targets += n
             samples += len(batch)
             tokens += _tokens(batch)
             bar.update(len(batch))
-            if progress and step % 10 == 0:
-                bar.set_postfix(loss=f"{total / max(targets, 1):.3f}")
+            if progress and time.perf_counter() - last_postfix >= _POSTFIX_EVERY_S:
+                bar.set_postfix(loss=f"{float(total) / max(targets, 1):.3f}")
+                last_postfix = time.perf_counter()
+        train_loss = float(total) / max(targets, 1)  # the epoch's one read-back
+        if progress:
+            bar.set_postfix(loss=f"{train_loss:.3f}")
     seconds = time.perf_counter() - start
     return EpochStats(
         epoch=epoch,
-        train_loss=total / max(targets, 1),
+        train_loss=train_loss,
         valid_loss=None,
         seconds=seconds,
         samples_per_s=samples / seconds,
@@ -155,18 +180,22 @@ def train_epoch(
 def evaluate(
     model: nn.Module, loader: Iterable[Batch], *, device: torch.device | str | None = None
 ) -> float:
-    """Mean loss over every target of ``loader``, in eval mode (teacher forcing for Seq2Seq)."""
+    """Mean loss over every target of ``loader``, in eval mode (teacher forcing for Seq2Seq).
+
+    The model is moved to ``device`` (default: where it is) and so is every batch.
+    """
+    dev = move_model(model, device)
     was_training = model.training
     model.eval()
-    dev = _device_of(model, device)
-    total, targets = 0.0, 0
+    total = torch.zeros((), dtype=torch.float64, device=dev)
+    targets = 0
     for batch in loader:
-        batch = batch.to(dev)
+        batch = batch.to(dev, non_blocking=True)
         n = _targets(model, batch)
-        total += float(model.loss(batch)) * n  # type: ignore[operator]
+        total += model.loss(batch) * n  # type: ignore[operator]
         targets += n
     model.train(was_training)
-    return total / max(targets, 1)
+    return float(total) / max(targets, 1)
 
 
 @torch.no_grad()
@@ -183,14 +212,14 @@ def exact_match(
     matches when it has the same length and the same ids up to and including its EOS.
 
     Args:
-        model: a :class:`~seqdata.models.Seq2Seq`.
+        model: a [`Seq2Seq`][seqdata.models.Seq2Seq]; moved to ``device``.
         loader: batches with targets.
         max_len: decoding budget; default: each batch's ``Lt - 1`` (enough for its references).
         device: where to decode (default: the model's device).
     """
+    dev = move_model(model, device)
     was_training = model.training
     model.eval()
-    dev = _device_of(model, device)
     pad = model.config.decoder.pad_id
     hits, count = 0, 0
     for batch in loader:
@@ -198,7 +227,8 @@ def exact_match(
         ref = tgt[:, 1:].cpu()  # (B, Lt-1)
         ref_len = tgt_lengths - 1  # (B,) EOS included
         budget = max_len if max_len is not None else ref.shape[1]
-        ids, lengths = model.greedy_decode(batch.src.to(dev), batch.src_lengths, budget)
+        src = batch.src.to(dev, non_blocking=True)  # (B, S)
+        ids, lengths = model.greedy_decode(src, batch.src_lengths, budget)
         ids = ids.cpu()  # (B, T)
         width = max(ids.shape[1], ref.shape[1])
         ids = nn.functional.pad(ids, (0, width - ids.shape[1]), value=pad)  # (B, W)
@@ -224,11 +254,11 @@ def fit(
     progress: bool = False,
     on_epoch_end: Callable[[EpochStats], bool | None] | None = None,
 ) -> list[EpochStats]:
-    """Train for ``epochs`` epochs; returns one :class:`EpochStats` per epoch run.
+    """Train for ``epochs`` epochs; returns one ``EpochStats`` per epoch run.
 
     Args:
         model: a model with ``loss(batch)``; moved to ``device``.
-        train_loader: an iterable of :class:`~seqdata.collate.Batch` (e.g. a ``DataLoader``
+        train_loader: an iterable of [`Batch`][seqdata.Batch] (e.g. a ``DataLoader``
             with a seqdata batch sampler and ``PadCollate``); re-iterated every epoch, and its
             ``batch_sampler.set_epoch(e)`` is called when it has one.
         epochs: number of passes.
@@ -240,11 +270,10 @@ def fit(
         progress: show a tqdm bar with samples/s and the running loss.
         on_epoch_end: called with each epoch's stats; returning ``True`` stops training.
     """
-    check_positive("epochs", epochs)
+    check_int("epochs", epochs)
     if clip_norm is not None and not clip_norm > 0:
         raise ConfigError(f"clip_norm should be > 0 or None, but got clip_norm={clip_norm!r}")
-    dev = _device_of(model, device)
-    model.to(dev)
+    dev = move_model(model, device)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history: list[EpochStats] = []
@@ -262,215 +291,78 @@ def fit(
             epoch=epoch,
         )
         if valid_loader is not None:
-            stats = EpochStats(**{**asdict(stats), "valid_loss": evaluate(model, valid_loader)})
+            valid = evaluate(model, valid_loader, device=dev)
+            stats = EpochStats(**{**asdict(stats), "valid_loss": valid})
         history.append(stats)
         if on_epoch_end is not None and on_epoch_end(stats):
             break
     return history
 
 
-class Checkpoint(NamedTuple):
-    """What :func:`load_checkpoint` returns."""
-
-    model: nn.Module
-    pipeline: Any
-    extra: Any
+def _lm_loss(logits: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction=reduction)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def save_checkpoint(
-    directory: str | os.PathLike[str],
+def train_bptt(
     model: nn.Module,
-    *,
-    pipeline: Any = None,
-    optimizer: torch.optim.Optimizer | None = None,
-    extra: Any = None,
-) -> Path:
-    """Write a checkpoint directory atomically (a temp dir, then a rename).
-
-    Args:
-        directory: the checkpoint directory; an existing checkpoint there is replaced, any
-            other existing non-empty directory is refused.
-        model: one of seqdata's models (it has a ``config`` dataclass).
-        pipeline: a ``PairPipeline`` / ``TextPipeline`` (stored via ``to_dict()``), or ``None``.
-        optimizer: also save its state, for resuming training.
-        extra: anything JSON-serialisable (epoch, metrics …).
-
-    Returns:
-        The checkpoint directory.
-    """
-    path = Path(directory)
-    name = type(model).__name__
-    if name not in MODEL_CLASSES:
-        raise ConfigError(
-            f"model should be one of seqdata's models {sorted(MODEL_CLASSES)}, but got {name}"
-        )
-    if path.exists() and (path.is_file() or (any(path.iterdir()) and not _is_checkpoint(path))):
-        raise CheckpointError(
-            "exists and is not a seqdata checkpoint; refusing to overwrite it — choose a new "
-            "directory",
-            path=path,
-        )
-    config: dict[str, Any] = {
-        "format": FORMAT,
-        "version": VERSION,
-        "model": {"class": name, "config": asdict(model.config)},  # type: ignore[call-overload]
-        "pipeline": None
-        if pipeline is None
-        else {"class": type(pipeline).__name__, "state": pipeline.to_dict()},
-        "extra": extra,
-        "files": {},
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        torch.save(model.state_dict(), tmp / "model.pt")
-        if optimizer is not None:
-            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        config["files"] = {f.name: _sha256(f) for f in sorted(tmp.glob("*.pt"))}
-        try:
-            text = json.dumps(config, indent=2, sort_keys=True)
-        except TypeError as err:
-            raise ConfigError(
-                f"the checkpoint config must be JSON-serialisable ({err}); pass plain "
-                "numbers/strings/lists/dicts as extra"
-            ) from err
-        (tmp / "config.json").write_text(text + "\n", encoding="utf-8")
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / path.name)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return path
-
-
-def _is_checkpoint(path: Path) -> bool:
-    return (path / "config.json").is_file()
-
-
-def _read_config(path: Path) -> dict[str, Any]:
-    if not path.is_dir():
-        raise CheckpointError("no checkpoint directory here; check the path", path=path)
-    cfg_path = path / "config.json"
-    try:
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except FileNotFoundError as err:
-        raise CheckpointError(
-            "missing; the checkpoint is incomplete (was save_checkpoint interrupted?)",
-            path=cfg_path,
-        ) from err
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"corrupted, not valid JSON ({err})", path=cfg_path) from err
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise CheckpointError(
-            f"not a seqdata checkpoint config (format != {FORMAT!r})", path=cfg_path
-        )
-    if config.get("version") != VERSION:
-        raise CheckpointError(
-            f"checkpoint format version {config.get('version')!r}, but this seqdata reads "
-            f"version {VERSION}; upgrade seqdata",
-            path=cfg_path,
-        )
-    return config
-
-
-def _load_weights(path: Path, sha: str | None, map_location: Any) -> Any:
-    if not path.is_file():
-        raise CheckpointError("missing; the checkpoint is incomplete", path=path)
-    if sha is None or _sha256(path) != sha:
-        raise CheckpointError(
-            "corrupted: its SHA-256 does not match the one recorded in config.json", path=path
-        )
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises many types for a bad file
-        raise CheckpointError(f"cannot be read by torch.load ({err})", path=path) from err
-
-
-def load_checkpoint(directory: str | os.PathLike[str], map_location: Any = "cpu") -> Checkpoint:
-    """Rebuild the model (in eval mode) and the pipeline from a checkpoint directory.
-
-    Args:
-        directory: written by :func:`save_checkpoint`.
-        map_location: where to load the weights (``torch.load``'s argument).
-
-    Returns:
-        ``Checkpoint(model, pipeline, extra)``; ``pipeline`` is ``None`` if none was saved.
-
-    Raises:
-        CheckpointError: naming the missing, corrupted or mismatched file.
-    """
-    path = Path(directory)
-    config = _read_config(path)
-    cfg_path = path / "config.json"
-    try:
-        cls = MODEL_CLASSES[config["model"]["class"]]
-        model = cls.from_config(config["model"]["config"])
-    except Exception as err:
-        raise CheckpointError(
-            f"the model entry cannot be rebuilt ({err!r})", path=cfg_path
-        ) from err
-    files = config.get("files") or {}
-    state = _load_weights(path / "model.pt", files.get("model.pt"), map_location)
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, KeyError) as err:
-        raise CheckpointError(
-            f"weights do not fit the model described in config.json ({err})",
-            path=path / "model.pt",
-        ) from err
-    model.to(_first_device(state))
-    model.eval()
-    pipeline = None
-    if config.get("pipeline") is not None:
-        pipeline = _rebuild_pipeline(config["pipeline"], cfg_path)
-    return Checkpoint(model, pipeline, config.get("extra"))
-
-
-def _first_device(state: Mapping[str, Tensor]) -> torch.device:
-    for value in state.values():
-        return value.device
-    return torch.device("cpu")
-
-
-def _rebuild_pipeline(entry: Mapping[str, Any], cfg_path: Path) -> Any:
-    try:
-        cls = getattr(importlib.import_module("seqdata.pipeline"), entry["class"])
-        return cls.from_dict(entry["state"])
-    except Exception as err:
-        raise CheckpointError(
-            f"the pipeline entry cannot be rebuilt ({err!r})", path=cfg_path
-        ) from err
-
-
-def load_optimizer_state(
-    directory: str | os.PathLike[str],
+    batcher: BPTTBatcher,
     optimizer: torch.optim.Optimizer,
-    map_location: Any = "cpu",
-) -> None:
-    """Load ``optimizer.pt`` of a checkpoint into ``optimizer`` (built on the loaded model)."""
-    path = Path(directory)
-    files = _read_config(path).get("files") or {}
-    if "optimizer.pt" not in files:
-        raise CheckpointError(
-            "has no optimizer state; save it with save_checkpoint(..., optimizer=opt)", path=path
-        )
-    state = _load_weights(path / "optimizer.pt", files["optimizer.pt"], map_location)
-    try:
-        optimizer.load_state_dict(state)
-    except (ValueError, KeyError) as err:
-        raise CheckpointError(
-            f"does not fit this optimizer ({err})", path=path / "optimizer.pt"
-        ) from err
+    *,
+    device: torch.device | str | None = None,
+    clip_norm: float | None = 1.0,
+    max_steps: int | None = None,
+) -> float:
+    """One pass of truncated BPTT; returns the mean training loss per token (nats).
+
+    The hidden state is carried across chunks and detached before each one, so gradients
+    flow back at most ``bptt_len`` steps; gradients are clipped to ``clip_norm`` (the remedy
+    for exploding gradients). The model is moved to ``device`` and so is every chunk.
+
+    Args:
+        model: ``model(x (B, T), hidden) -> (logits (B, T, V), hidden)``, e.g. ``CharLM``.
+        batcher: the chunks.
+        optimizer: steps once per chunk.
+        device: where to train (default: where the model is).
+        clip_norm: max global gradient norm, or ``None`` not to clip.
+        max_steps: stop after this many chunks.
+    """
+    dev = move_model(model, device)
+    model.train()
+    hidden: State | None = None
+    total = torch.zeros((), dtype=torch.float64, device=dev)
+    count = 0
+    for step, (x, y) in enumerate(batcher):
+        x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)  # (B, T)
+        hidden = detach_state(hidden)
+        logits, hidden = model(x, hidden)  # (B, T, V)
+        loss = _lm_loss(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip_norm is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        optimizer.step()
+        total += loss.detach() * y.numel()
+        count += y.numel()
+        if max_steps is not None and step + 1 >= max_steps:
+            break
+    return float(total) / max(count, 1)
+
+
+@torch.no_grad()
+def evaluate_bptt(
+    model: nn.Module, batcher: BPTTBatcher, *, device: torch.device | str | None = None
+) -> float:
+    """Mean loss per token (nats) over a full pass, hidden state carried across chunks."""
+    dev = move_model(model, device)
+    was_training = model.training
+    model.eval()
+    hidden: State | None = None
+    total = torch.zeros((), dtype=torch.float64, device=dev)
+    count = 0
+    for x, y in batcher:
+        x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)  # (B, T)
+        logits, hidden = model(x, hidden)  # (B, T, V)
+        total += _lm_loss(logits, y, reduction="sum")
+        count += y.numel()
+    model.train(was_training)
+    return float(total) / max(count, 1)

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqdata.errors import ConfigError, ShapeError, StateDictError
-from seqdata.lm import BPTTBatcher, evaluate_bptt, train_bptt
+from seqdata.lm import BPTTBatcher
 from seqdata.models import CharLM
+from seqdata.train import evaluate_bptt, train_bptt
 
 
 def torch_batchify(data: torch.Tensor, bsz: int) -> torch.Tensor:

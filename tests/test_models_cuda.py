@@ -12,9 +12,9 @@ import torch
 from torch.nn.utils.rnn import pad_sequence
 
 from seqdata.collate import Batch
-from seqdata.lm import BPTTBatcher, train_bptt
+from seqdata.lm import BPTTBatcher
 from seqdata.models import CharLM, Seq2Seq, SequenceClassifier, SequenceTagger
-from seqdata.train import evaluate, exact_match, fit
+from seqdata.train import evaluate, exact_match, fit, train_bptt
 
 pytestmark = [
     pytest.mark.cuda,

@@ -14,6 +14,7 @@ from typing import TypeAlias
 import torch
 from torch import Tensor, nn
 
+from seqdata.collate import lengths_for
 from seqdata.errors import ConfigError, ShapeError
 
 __all__ = [
@@ -25,9 +26,12 @@ __all__ = [
     "check_lengths",
     "check_positive",
     "check_probability",
+    "class_loss",
     "detach_state",
+    "embed",
     "length_mask",
     "make_rnn",
+    "real_positions",
 ]
 
 CELLS = ("gru", "lstm", "rnn")
@@ -100,10 +104,15 @@ def make_rnn(
 
 
 def check_ids(ids: Tensor, vocab_size: int, name: str) -> None:
-    """Check that ``ids`` is a 2-D integer tensor with every id in ``[0, vocab_size)``.
+    """Check that ``ids`` is a non-empty 2-D integer tensor (its metadata only).
+
+    The *values* are not read here: on a GPU that would copy them back to the host and stall
+    every step. Ids are range-checked where data enters (the store's load, the pipeline's
+    vocabulary); on the CPU an id outside the vocabulary still gets a clear error from
+    [`embed`][seqdata.models._cells.embed].
 
     Raises:
-        ShapeError: naming ``name``, the bad shape/dtype, or the offending id and its position.
+        ShapeError: naming ``name`` and the bad type, shape or dtype.
     """
     if not isinstance(ids, Tensor):
         raise ShapeError(f"{name} should be a torch.Tensor, but got {type(ids).__name__}")
@@ -115,40 +124,36 @@ def check_ids(ids: Tensor, vocab_size: int, name: str) -> None:
         raise ShapeError(f"{name} should hold integer ids (torch.long), but got dtype={ids.dtype}")
     if ids.numel() == 0:
         raise ShapeError(f"{name} is empty (shape {tuple(ids.shape)}); a batch needs tokens")
-    low, high = torch.aminmax(ids)
-    if int(low) < 0 or int(high) >= vocab_size:
-        bad = int(low) if int(low) < 0 else int(high)
-        row, col = (ids == bad).nonzero()[0].tolist()
+
+
+def embed(embedding: nn.Embedding, ids: Tensor, name: str) -> Tensor:
+    """``embedding(ids)`` ``(B, L, d)``; an id outside the vocabulary is a ``ShapeError``.
+
+    Nothing is checked on the way in (no host synchronisation); only when torch refuses an
+    id (on the CPU: an ``IndexError``) is the offending id located and named.
+    """
+    try:
+        return embedding(ids)
+    except IndexError:
+        size = embedding.num_embeddings
+        bad = ((ids < 0) | (ids >= size)).nonzero()
+        where = ""
+        if len(bad):
+            row, col = bad[0].tolist()
+            where = f" id {int(ids[row, col])} at (row {row}, position {col}),"
         raise ShapeError(
-            f"{name} holds id {bad} at (row {row}, position {col}), outside the vocabulary "
-            f"[0, {vocab_size}); was the batch encoded with a different vocab than the model's "
-            f"vocab_size={vocab_size}?"
-        )
+            f"{name} holds{where} an id outside the vocabulary [0, {size}); was the batch "
+            f"encoded with a different vocab than the model's vocab_size={size}?"
+        ) from None
 
 
 def check_lengths(lengths: Tensor, ids: Tensor, name: str) -> Tensor:
     """Return ``lengths`` as a CPU int64 ``(B,)`` tensor that fits ``ids`` ``(B, L)``.
 
-    Lengths may live on any device; they are moved to the CPU, where packing wants them.
+    Lengths belong on the CPU (``Batch.to`` keeps them there), where packing wants them and
+    reading them costs no GPU synchronisation; lengths given on a GPU are copied back once.
     """
-    if not isinstance(lengths, Tensor):
-        lengths = torch.as_tensor(lengths)
-    batch, max_len = ids.shape
-    if lengths.dim() != 1 or lengths.shape[0] != batch:
-        raise ShapeError(
-            f"{name} should have shape (B,) = ({batch},) to match the batch of {batch} "
-            f"sequences, but got shape {tuple(lengths.shape)}"
-        )
-    if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
-        raise ShapeError(f"{name} should be an integer tensor, but got dtype={lengths.dtype}")
-    lengths = lengths.to("cpu", torch.int64)
-    low, high = int(lengths.min()), int(lengths.max())
-    if low < 1 or high > max_len:
-        raise ShapeError(
-            f"every entry of {name} should be in [1, {max_len}] (the padded length), but got "
-            f"min={low}, max={high}; empty sequences cannot be packed — filter them out"
-        )
-    return lengths
+    return lengths_for(lengths, ids.shape[0], ids.shape[1], name)
 
 
 def length_mask(lengths: Tensor, max_len: int, device: torch.device) -> Tensor:
@@ -158,7 +163,37 @@ def length_mask(lengths: Tensor, max_len: int, device: torch.device) -> Tensor:
     [[1, 1, 0], [1, 0, 0]]
     """
     steps = torch.arange(max_len, device=device)  # (L,)
-    return steps[None, :] < lengths.to(device)[:, None]  # (B, L)
+    return steps[None, :] < lengths.to(device, non_blocking=True)[:, None]  # (B, L)
+
+
+def real_positions(lengths: Tensor, max_len: int) -> Tensor:
+    """Flat indices ``(N,)`` of the real positions of a ``(B, max_len)`` batch, on the CPU.
+
+    Built from CPU lengths, so selecting ``x.reshape(B * max_len, ...)[idx]`` never reads
+    device values back (a boolean mask of device values would).
+
+    >>> real_positions(torch.tensor([2, 1]), 3).tolist()
+    [0, 1, 3]
+    """
+    steps = torch.arange(max_len)  # (L,)
+    mask = steps[None, :] < lengths.to("cpu")[:, None]  # (B, L)
+    return mask.reshape(-1).nonzero().squeeze(1)  # (N,)
+
+
+def class_loss(logits: Tensor, target: Tensor, what: str, size_name: str) -> Tensor:
+    """``cross_entropy(logits (N, K), target (N,))``; a target outside ``[0, K)`` is a
+    ``ShapeError`` naming ``what`` (found when torch refuses it, not by reading the values
+    first, which would synchronise with a GPU every step)."""
+    try:
+        return torch.nn.functional.cross_entropy(logits, target)
+    except (IndexError, RuntimeError) as err:
+        if "out of bounds" not in str(err):
+            raise
+        k = logits.shape[-1]
+        raise ShapeError(
+            f"{what} should be in [0, {size_name}={k}), but got min={int(target.min())}, "
+            f"max={int(target.max())}"
+        ) from None
 
 
 def detach_state(state: State | None) -> State | None:

@@ -31,6 +31,7 @@ from seqdata.models._cells import (
     check_ids,
     check_positive,
     check_probability,
+    embed,
     make_rnn,
 )
 
@@ -97,7 +98,7 @@ class CharLM(nn.Module):
     def forward(self, x: Tensor, hidden: State | None = None) -> tuple[Tensor, State]:
         check_ids(x, self.config.vocab_size, "x")
         self._check_hidden(hidden, x.shape[0])
-        emb = self.dropout(self.embedding(x))  # (B, T, d)
+        emb = self.dropout(embed(self.embedding, x, "x"))  # (B, T, d)
         out, hidden = self.rnn(emb, hidden)  # out: (B, T, H)
         return self.out(self.dropout(out)), hidden  # (B, T, V)
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqdata.collate import Batch
 from seqdata.errors import ShapeError
-from seqdata.models._cells import check_positive
+from seqdata.models._cells import check_positive, class_loss
 from seqdata.models.encoder import Encoder, EncoderConfig
 
 __all__ = ["SequenceClassifier", "SequenceClassifierConfig"]
@@ -104,13 +103,7 @@ class SequenceClassifier(nn.Module):
                 f"batch.labels should have shape (B,) = ({logits.shape[0]},), but got "
                 f"{tuple(labels.shape)}"
             )
-        low, high = int(labels.min()), int(labels.max())
-        if low < 0 or high >= self.config.num_classes:
-            raise ShapeError(
-                f"labels should be in [0, num_classes={self.config.num_classes}), but got "
-                f"min={low}, max={high}"
-            )
-        return F.cross_entropy(logits, labels)
+        return class_loss(logits, labels, "labels", "num_classes")
 
     def num_targets(self, batch: Batch) -> int:
         """One target per sequence."""

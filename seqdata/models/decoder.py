@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqdata.collate import pack, unpack
+from seqdata.collate import pack_checked, unpack
 from seqdata.errors import ConfigError, ShapeError
 from seqdata.models._cells import (
     CELLS,
@@ -45,6 +45,7 @@ from seqdata.models._cells import (
     check_lengths,
     check_positive,
     check_probability,
+    embed,
     make_rnn,
 )
 
@@ -181,12 +182,12 @@ class Decoder(nn.Module):
         """
         cfg = self.config
         check_ids(tgt_in, cfg.vocab_size, "tgt_in")
-        emb = self.dropout(self.embedding(tgt_in))  # (B, T, d_w)
+        emb = self.dropout(embed(self.embedding, tgt_in, "tgt_in"))  # (B, T, d_w)
         if lengths is None:
             out, state = self.rnn(emb, state)  # out: (B, T, H)
         else:
             lengths = check_lengths(lengths, tgt_in, "lengths")  # (B,) CPU
-            packed, state = self.rnn(pack(emb, lengths), state)
+            packed, state = self.rnn(pack_checked(emb, lengths), state)
             out, _ = unpack(packed, total_length=tgt_in.shape[1])  # (B, T, H)
         if cfg.attention is not None:
             out = self._attend(out, memory, memory_mask)  # (B, T, H)

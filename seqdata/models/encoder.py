@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from seqdata.collate import pack, unpack
+from seqdata.collate import pack_checked, unpack
 from seqdata.models._cells import (
     CELLS,
     State,
@@ -28,6 +28,7 @@ from seqdata.models._cells import (
     check_lengths,
     check_positive,
     check_probability,
+    embed,
     make_rnn,
 )
 
@@ -118,7 +119,7 @@ class Encoder(nn.Module):
     def forward(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, State]:
         check_ids(src, self.config.vocab_size, "src")
         lengths = check_lengths(src_lengths, src, "src_lengths")  # (B,) int64, CPU
-        emb = self.dropout(self.embedding(src))  # (B, L, d_w)
-        packed_out, state = self.rnn(pack(emb, lengths))  # state: (layers*dirs, B, H)
+        emb = self.dropout(embed(self.embedding, src, "src"))  # (B, L, d_w)
+        packed_out, state = self.rnn(pack_checked(emb, lengths))  # state: (layers*dirs, B, H)
         outputs, _ = unpack(packed_out, total_length=src.shape[1])  # (B, L, dirs*H)
         return outputs, state

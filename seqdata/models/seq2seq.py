@@ -42,6 +42,7 @@ from seqdata.models._cells import (
     check_lengths,
     check_probability,
     length_mask,
+    real_positions,
 )
 from seqdata.models.decoder import Decoder, DecoderConfig
 from seqdata.models.encoder import Encoder, EncoderConfig
@@ -224,7 +225,10 @@ class Seq2Seq(nn.Module):
             teacher_forcing_ratio = self.teacher_forcing_ratio if self.training else 1.0
         tgt, tgt_lengths = self._check_target(batch)
         gold = tgt[:, 1:]  # (B, Lt-1)
-        real = gold != self.config.decoder.pad_id  # (B, Lt-1)
+        # The real positions come from the CPU lengths (t < length - 1), not from comparing
+        # device ids with PAD: a boolean mask of device values would need a host sync.
+        flat = real_positions(tgt_lengths - 1, gold.shape[1]).to(gold.device, non_blocking=True)
+        gold = gold.reshape(-1).index_select(0, flat)  # (N,)
         if teacher_forcing_ratio >= 1.0:
             # Same as forward(), but the output layer (the costly V-sized matmul) only runs
             # at the real target positions.
@@ -232,10 +236,11 @@ class Seq2Seq(nn.Module):
             feats, _ = self.decoder.features(
                 tgt[:, :-1], state, memory, mask, lengths=tgt_lengths - 1
             )  # (B, Lt-1, H)
-            logits = self.decoder.project(feats[real])  # (N, V)
-            return F.cross_entropy(logits, gold[real])
+            feats = feats.reshape(-1, feats.shape[-1]).index_select(0, flat)  # (N, H)
+            return F.cross_entropy(self.decoder.project(feats), gold)  # (N, V) vs (N,)
         logits = self(batch, teacher_forcing_ratio)  # (B, Lt-1, V)
-        return F.cross_entropy(logits[real], gold[real])  # (N, V) vs (N,)
+        logits = logits.reshape(-1, logits.shape[-1]).index_select(0, flat)  # (N, V)
+        return F.cross_entropy(logits, gold)
 
     def num_targets(self, batch: Batch) -> int:
         """How many target tokens :meth:`loss` averages over (the non-PAD ``tgt[:, 1:]``)."""

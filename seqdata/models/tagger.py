@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqdata.collate import Batch
 from seqdata.errors import ShapeError
-from seqdata.models._cells import check_lengths, check_positive, length_mask
+from seqdata.models._cells import check_lengths, check_positive, class_loss, real_positions
 from seqdata.models.encoder import Encoder, EncoderConfig
 
 __all__ = ["SequenceTagger", "SequenceTaggerConfig"]
@@ -96,14 +95,10 @@ class SequenceTagger(nn.Module):
             )
         logits = self(batch.src, batch.src_lengths)  # (B, L, K)
         lengths = check_lengths(batch.src_lengths, batch.src, "src_lengths")  # (B,) CPU
-        real = length_mask(lengths, batch.src.shape[1], logits.device)  # (B, L)
-        tags = batch.tgt.to(logits.device)[real]  # (N,)
-        if int(tags.min()) < 0 or int(tags.max()) >= self.config.num_tags:
-            raise ShapeError(
-                f"tags should be in [0, num_tags={self.config.num_tags}), but got "
-                f"min={int(tags.min())}, max={int(tags.max())} at real positions"
-            )
-        return F.cross_entropy(logits[real], tags)  # logits[real]: (N, K)
+        flat = real_positions(lengths, batch.src.shape[1]).to(logits.device, non_blocking=True)
+        logits = logits.reshape(-1, logits.shape[-1]).index_select(0, flat)  # (N, K)
+        tags = batch.tgt.to(logits.device).reshape(-1).index_select(0, flat)  # (N,)
+        return class_loss(logits, tags, "tags", "num_tags")
 
     def num_targets(self, batch: Batch) -> int:
         """One target per real token."""
