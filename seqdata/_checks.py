@@ -71,7 +71,9 @@ def check_optional_int(name: str, value: Any, low: int = 1) -> int | None:
     if value is None:
         return None
     if not _is_int(value) or value < low:
-        raise ConfigError(f"{name} should be {_int_kind(low, None)} or None, but got {name}={value!r}")
+        raise ConfigError(
+            f"{name} should be {_int_kind(low, None)} or None, but got {name}={value!r}"
+        )
     return int(value)
 
 
