@@ -46,8 +46,7 @@ __all__ = [
 
 #: Version of the on-disk layout written by ``save``; ``load`` refuses any other.
 FORMAT_VERSION = 1
-_FORMAT = "seqdata-store"
-_MANIFEST = "manifest.json"
+_FORMAT, _MANIFEST = "seqdata-store", "manifest.json"
 _UINT16_MAX = np.iinfo(np.uint16).max
 _COPY_BLOCK = 1 << 24  # elements per block when a written values file changes dtype
 
