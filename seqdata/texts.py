@@ -5,7 +5,7 @@
 >>> as_string_series(["a", None])
 Traceback (most recent call last):
 ...
-seqdata.errors.InputTypeError: example 1: texts[1] should be a str, but got None ...; drop or fill it
+seqdata.errors.InputTypeError: example 1: texts[1] should be a str, but got None ...
 """
 
 from __future__ import annotations

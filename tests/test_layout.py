@@ -73,9 +73,9 @@ def modules() -> dict[str, Path]:
 def floor(name: str) -> int | None:
     best = None
     for prefix in LAYERS:
-        if name == prefix or (prefix != "seqdata" and name.startswith(prefix + ".")):
-            if best is None or len(prefix) > len(best):
-                best = prefix
+        covers = name == prefix or (prefix != "seqdata" and name.startswith(prefix + "."))
+        if covers and (best is None or len(prefix) > len(best)):
+            best = prefix
     return None if best is None else LAYERS[best]
 
 
@@ -151,7 +151,7 @@ def test_module_level_imports_have_no_cycle():
             if nxt not in graph or nxt.startswith(node + "."):
                 continue
             if state.get(nxt) == 1:
-                cycle = trail[trail.index(nxt) :] + [nxt] if nxt in trail else [node, nxt]
+                cycle = [*trail[trail.index(nxt) :], nxt] if nxt in trail else [node, nxt]
                 pytest.fail("import cycle: " + " -> ".join(cycle))
             if nxt not in state:
                 visit(nxt, [*trail, nxt])
