@@ -57,9 +57,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpora import SHAPES, describe, make_corpus
 
 from seqdata.collate import PadCollate
+from seqdata.corpus import ParallelCorpus
 from seqdata.samplers import BucketBatchSampler, TokenBudgetBatchSampler
 from seqdata.stats import padding_stats
-from seqdata.store import ParallelCorpus
 
 BATCH = 64
 

@@ -19,6 +19,7 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -71,10 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"baselines (nats/char): uniform {math.log(len(chars)):.3f}, unigram {unigram:.3f}")
 
+    def endless(batcher: BPTTBatcher) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        while True:  # pass after pass: each fresh iter() starts the stream again
+            yield from batcher
+
+    chunks = endless(train)
     start, done, report = time.perf_counter(), 0, max(args.steps // 6, 1)
     while done < args.steps:
         chunk = min(report, args.steps - done)
-        loss = train_bptt(model, train, optimizer, clip_norm=1.0, max_steps=chunk)
+        loss = train_bptt(model, chunks, optimizer, clip_norm=1.0, max_steps=chunk)
         done += chunk
         elapsed = time.perf_counter() - start
         chars_s = done * args.batch_size * args.bptt / elapsed

@@ -107,10 +107,11 @@ def run_memory(args: argparse.Namespace) -> dict[str, Any]:
     from torch.utils.data import DataLoader
 
     from seqdata.collate import PadCollate
+    from seqdata.corpus import ParallelCorpus
     from seqdata.pipeline import PairPipeline
+    from seqdata.ragged import Ragged
     from seqdata.readers import read_parallel
     from seqdata.samplers import BucketBatchSampler
-    from seqdata.store import ParallelCorpus, Ragged
 
     t0 = time.perf_counter()
     df = read_parallel(args.src, args.tgt)
@@ -195,10 +196,10 @@ def run_chunked(args: argparse.Namespace) -> dict[str, Any]:
     from torch.utils.data import DataLoader
 
     from seqdata.collate import PadCollate
+    from seqdata.corpus import ParallelCorpus
     from seqdata.pipeline import PairPipeline
     from seqdata.readers import iter_parallel_chunks
     from seqdata.samplers import BucketBatchSampler
-    from seqdata.store import ParallelCorpus
 
     def chunks():
         return iter_parallel_chunks(args.src, args.tgt, args.chunk_rows)

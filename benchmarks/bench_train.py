@@ -36,9 +36,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqdata.collate import Batch, PadCollate
+from seqdata.corpus import ParallelCorpus
 from seqdata.models import Seq2Seq
 from seqdata.samplers import BucketBatchSampler, TokenBudgetBatchSampler
-from seqdata.store import ParallelCorpus
 from seqdata.train import fit
 
 PAD, SOS, EOS, FIRST_WORD = 0, 2, 3, 4

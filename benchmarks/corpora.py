@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqdata.store import ParallelCorpus, Ragged
+from seqdata.corpus import ParallelCorpus
+from seqdata.ragged import Ragged
 
 SHAPES = ("wmt", "wmt-bpe", "captions")
 FIRST_WORD, SOS, EOS = 4, 2, 3

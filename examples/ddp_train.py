@@ -43,6 +43,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from seqdata.collate import Batch, PadCollate
+from seqdata.corpus import ParallelCorpus
 from seqdata.distributed import (
     all_gather_objects,
     cleanup_distributed,
@@ -51,7 +52,6 @@ from seqdata.distributed import (
 )
 from seqdata.models import Seq2Seq
 from seqdata.samplers import BucketBatchSampler, TokenBudgetBatchSampler
-from seqdata.store import ParallelCorpus
 from seqdata.train import load_checkpoint, load_optimizer_state, save_checkpoint
 
 PAD, UNK, SOS, EOS = 0, 1, 2, 3

@@ -5,6 +5,8 @@ plus reference RNN/LSTM/GRU models that consume the batches.
 """
 
 from seqdata.collate import Batch, PadCollate, pack, unpack
+from seqdata.corpus import MonoCorpus, ParallelCorpus
+from seqdata.counts import TokenCounts
 from seqdata.distributed import init_distributed
 from seqdata.errors import (
     CheckpointError,
@@ -25,28 +27,24 @@ from seqdata.errors import (
     VocabFormatError,
 )
 from seqdata.framing import frame_source, frame_source_batch, frame_target, frame_target_batch
-from seqdata.pipeline import EncodedPairs, PairPipeline, TextPipeline
+from seqdata.hf import hf_lengths
+from seqdata.pipeline import EncodedPairs, PairPipeline
+from seqdata.ragged import Ragged
 from seqdata.readers import iter_pair_chunks, iter_parallel_chunks, read_pairs, read_parallel
 from seqdata.samplers import BucketBatchSampler, TokenBudgetBatchSampler
+from seqdata.sentencepiece import SentencePieceTokenizer
 from seqdata.stats import PaddingStats, padding_stats
-from seqdata.store import (
-    MonoCorpus,
-    ParallelCorpus,
-    ParallelCorpusWriter,
-    Ragged,
-    WriteStats,
-    hf_lengths,
-)
+from seqdata.storage import ParallelCorpusWriter, WriteStats
 from seqdata.streaming import StreamingBucketer
+from seqdata.text_pipeline import TextPipeline
+from seqdata.texts import Tokenizer
 from seqdata.tokenizers import (
     CharTokenizer,
-    SentencePieceTokenizer,
-    Tokenizer,
     WhitespaceTokenizer,
     make_tokenizer,
     tokenizer_from_dict,
 )
-from seqdata.vocab import TokenCounts, Vocab
+from seqdata.vocab import Vocab
 
 __version__ = "0.1.0"
 

@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from seqdata.errors import ConfigError, InputTypeError, ShapeError
-from seqdata.store import Ragged, RaggedBatch
+from seqdata.ragged import Ragged, RaggedBatch
 
 __all__ = ["Batch", "PadCollate", "pack", "unpack"]
 
@@ -87,7 +87,7 @@ class PadCollate:
 
     Accepts what ``DataLoader`` hands a ``collate_fn``:
 
-    * the :class:`~seqdata.store.RaggedBatch` of ``ParallelCorpus.__getitems__`` /
+    * the :class:`~seqdata.ragged.RaggedBatch` of ``ParallelCorpus.__getitems__`` /
       ``MonoCorpus.__getitems__`` (the fast path: one masked gather per side, straight
       from the corpus arrays);
     * a list of ``(src, tgt)`` id sequences (lists, numpy arrays or tensors), of single

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from seqdata._checks import check_int, check_state_keys
 from seqdata.errors import ConfigError, ShapeError, StateDictError
-from seqdata.models._cells import check_positive
 
 __all__ = ["BPTTBatcher"]
 
@@ -41,8 +41,10 @@ class BPTTBatcher:
     The last ``len(ids) % batch_size`` ids do not fit a column and are left out (see
     ``num_dropped``), as in torch's ``batchify``.
 
-    The position is resumable: iteration continues from the chunks already taken (also after a
-    ``break``), ``state_dict()`` records it, and a finished pass starts over at chunk 0.
+    Like every stateful stage of seqdata, a fresh ``iter()`` starts the pass at chunk 0 (also
+    after a ``break``); only :meth:`load_state_dict` (or unpickling a batcher taken mid-pass)
+    makes the next ``iter()`` continue from the saved position. ``state_dict()`` records the
+    chunks taken so far in the current pass.
 
     Args:
         ids: the token stream, a 1-D sequence / numpy array / tensor of integer ids.
@@ -53,8 +55,8 @@ class BPTTBatcher:
     def __init__(
         self, ids: Sequence[int] | np.ndarray | Tensor, batch_size: int, bptt_len: int
     ) -> None:
-        check_positive("batch_size", batch_size)
-        check_positive("bptt_len", bptt_len)
+        batch_size = check_int("batch_size", batch_size)
+        bptt_len = check_int("bptt_len", bptt_len)
         data = torch.as_tensor(np.asarray(ids) if not isinstance(ids, Tensor) else ids)
         if data.dim() != 1 or data.dtype.is_floating_point or data.dtype == torch.bool:
             raise ShapeError(
@@ -73,13 +75,15 @@ class BPTTBatcher:
         self.num_dropped = self.num_tokens - per_column * batch_size
         self.data = data[: per_column * batch_size].long().view(batch_size, per_column)  # (B, N)
         self._position = 0
+        self._resume = False
 
     def __len__(self) -> int:
         return math.ceil((self.data.shape[1] - 1) / self.bptt_len)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
-        if self._position >= len(self):
+        if not self._resume or self._position >= len(self):
             self._position = 0
+        self._resume = False
         last = self.data.shape[1] - 1  # the final id is only ever a target
         while self._position < len(self):
             start = self._position * self.bptt_len
@@ -104,19 +108,8 @@ class BPTTBatcher:
             StateDictError: unknown or missing keys, a different shape, or a bad position.
         """
         expected = self.state_dict()
-        unknown = sorted(set(state) - set(expected))
-        missing = sorted(set(expected) - set(state))
-        if unknown or missing:
-            raise StateDictError(
-                f"BPTTBatcher state should have keys {sorted(expected)}, but got unknown keys "
-                f"{unknown} and missing keys {missing}"
-            )
-        for key in ("batch_size", "bptt_len", "num_tokens"):
-            if state[key] != expected[key]:
-                raise StateDictError(
-                    f"the saved state is for {key}={state[key]!r}, but this batcher has "
-                    f"{key}={expected[key]!r}; restore into a batcher built the same way"
-                )
+        config = {key: expected[key] for key in ("batch_size", "bptt_len", "num_tokens")}
+        check_state_keys("BPTTBatcher", state, expected, config)
         position = state["position"]
         if isinstance(position, bool) or not isinstance(position, int):
             raise StateDictError(f"position should be an int, but got position={position!r}")
@@ -126,3 +119,8 @@ class BPTTBatcher:
                 f"position={position}"
             )
         self._position = position
+        self._resume = True
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._resume = True  # an unpickled batcher continues where the original was

@@ -5,7 +5,7 @@ sampler (or any list of index batches) over a corpus's lengths — no token is r
 reports, per side, the real tokens, the padded cells ``B × longest`` summed over batches,
 and their ratio (the padding efficiency; 1.0 means no padding at all).
 
->>> from seqdata.store import ParallelCorpus
+>>> from seqdata.corpus import ParallelCorpus
 >>> corpus = ParallelCorpus.from_sequences([[1, 2, 3], [4], [5, 6]], [[2, 3], [2, 7, 3], [2, 3]])
 >>> stats = padding_stats([[0, 2], [1]], corpus)
 >>> stats.src.real, stats.src.padded, round(stats.src.efficiency, 3), stats.tgt.efficiency
@@ -111,7 +111,7 @@ def _side(
     picked = lengths[flat]
     longest = np.maximum.reduceat(picked, starts)
     if multiple is not None:
-        longest = -(-longest // multiple) * multiple  # as seqdata.store.padded_length
+        longest = -(-longest // multiple) * multiple  # as seqdata.ragged.padded_length
     return SidePadding(int(picked.sum()), int((sizes * longest).sum()))
 
 

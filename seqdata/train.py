@@ -305,7 +305,7 @@ def _lm_loss(logits: Tensor, y: Tensor, reduction: str = "mean") -> Tensor:
 
 def train_bptt(
     model: nn.Module,
-    batcher: BPTTBatcher,
+    batcher: BPTTBatcher | Iterable[tuple[Tensor, Tensor]],
     optimizer: torch.optim.Optimizer,
     *,
     device: torch.device | str | None = None,
@@ -320,7 +320,9 @@ def train_bptt(
 
     Args:
         model: ``model(x (B, T), hidden) -> (logits (B, T, V), hidden)``, e.g. ``CharLM``.
-        batcher: the chunks.
+        batcher: the chunks: a ``BPTTBatcher`` (a fresh pass from its start, or from
+            where ``load_state_dict`` put it), or an iterator over one (``iter(batcher)``),
+            which the next call continues.
         optimizer: steps once per chunk.
         device: where to train (default: where the model is).
         clip_norm: max global gradient norm, or ``None`` not to clip.

@@ -38,12 +38,9 @@ header are a :class:`~seqdata.errors.SpecialTokenError` (line 1).
 from __future__ import annotations
 
 import itertools
-import json
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -52,96 +49,15 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from seqdata._checks import check_int
+from seqdata.counts import TokenCounts, token_lists_to_arrow
 from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError, VocabFormatError
-from seqdata.tokenizers import (
-    FlatPieces,
-    SentencePieceTokenizer,
-    Tokenizer,
-    as_string_series,
-    flat_pieces,
-)
+from seqdata.flat import FlatPieces
+from seqdata.sentencepiece import SentencePieceTokenizer, leading_specials
+from seqdata.specials import DEFAULT_SPECIALS, SPECIAL_ROLES, check_specials
+from seqdata.vocab_file import FORMAT, VERSION, check_header, index_tokens, read_vocab, write_vocab
 
-__all__ = ["DEFAULT_SPECIALS", "SPECIAL_ROLES", "TokenCounts", "Vocab"]
-
-#: The default specials, in id order: ``PAD=0, UNK=1, SOS=2, EOS=3``.
-DEFAULT_SPECIALS: Mapping[str, str] = MappingProxyType(
-    {"pad": "<pad>", "unk": "<unk>", "sos": "<sos>", "eos": "<eos>"}
-)
-#: The special roles a vocabulary may have; ``pad`` and ``unk`` are required.
-SPECIAL_ROLES = ("pad", "unk", "sos", "eos", "mask", "sep", "cls")
-_REQUIRED = ("pad", "unk")
-_FORMAT = "seqdata-vocab"
-_VERSION = 1
-_CHUNK = 1 << 16
-# Texts per counting job in TokenCounts.update_texts (bigger chunks: fewer partial counts).
-_MIN_TEXT_ROWS = 1 << 12
-_MAX_TEXT_ROWS = 1 << 17
-# Partial counts are merged once they hold this many rows, or more than the running total.
-_MERGE_ROWS = 1 << 18
-
-
-def check_specials(
-    specials: Mapping[str, str] | Sequence[tuple[str, str]],
-    *,
-    path: str | os.PathLike[str] | None = None,
-    line: int | None = None,
-) -> dict[str, str]:
-    """Validate a role → token mapping (id order = mapping order).
-
-    Raises:
-        SpecialTokenError: an unknown role name, a role given twice, two roles sharing one
-            token, an empty token, or a missing ``pad``/``unk``.
-
-    >>> check_specials({"pad": "<pad>", "unk": "<unk>", "start": "<s>"})
-    Traceback (most recent call last):
-    ...
-    seqdata.errors.SpecialTokenError: unknown special name 'start'; ...
-    """
-
-    def fail(message: str) -> SpecialTokenError:
-        return SpecialTokenError(message, path=path, line=line)
-
-    if isinstance(specials, Mapping):
-        pairs = list(specials.items())
-    elif isinstance(specials, Sequence) and not isinstance(specials, str):
-        pairs = []
-        for item in specials:
-            if not (isinstance(item, tuple | list) and len(item) == 2):
-                raise fail(
-                    "specials should be a mapping role → token such as "
-                    f'{{"pad": "<pad>", "unk": "<unk>"}}, but got the item {item!r}'
-                )
-            pairs.append((item[0], item[1]))
-    else:
-        raise fail(
-            "specials should be a mapping role → token such as "
-            f'{{"pad": "<pad>", "unk": "<unk>"}}, but got {type(specials).__name__}'
-        )
-    out: dict[str, str] = {}
-    owner: dict[str, str] = {}
-    for role, token in pairs:
-        if role not in SPECIAL_ROLES:
-            raise fail(
-                f"unknown special name {role!r}; the known names are {', '.join(SPECIAL_ROLES)}"
-            )
-        if role in out:
-            raise fail(f"the special {role!r} is given twice; give each role once")
-        if not isinstance(token, str) or not token:
-            raise fail(f"the special {role!r} should be a non-empty str, but got {token!r}")
-        if token in owner:
-            raise fail(
-                f"the specials {owner[token]!r} and {role!r} share the token {token!r}; "
-                "each special needs its own token"
-            )
-        out[role] = token
-        owner[token] = role
-    for role in _REQUIRED:
-        if role not in out:
-            raise fail(
-                f"the special {role!r} is missing (got {list(out)}); a vocabulary needs "
-                "'pad' for padding and 'unk' for unknown tokens"
-            )
-    return out
+__all__ = ["DEFAULT_SPECIALS", "SPECIAL_ROLES", "Vocab"]
 
 
 def _check_ids(ids: object, size: int) -> np.ndarray:
@@ -155,55 +71,6 @@ def _check_ids(ids: object, size: int) -> np.ndarray:
         bad = values[(values < 0) | (values >= size)][0]
         raise ConfigError(f"ids should be in [0, len(vocab)={size}), but got id={int(bad)}")
     return values.astype(np.int64, copy=False)
-
-
-def _token_lists_to_arrow(token_lists: object, start: int = 0) -> pa.LargeListArray:
-    """A batch of token lists as an Arrow ``large_list<large_string>`` (no Python per token)."""
-    if isinstance(token_lists, pl.Series):
-        if token_lists.dtype != pl.List(pl.String):
-            raise InputTypeError(
-                f"token_lists should be a polars Series of list[str], but got dtype "
-                f"{token_lists.dtype}"
-            )
-        arr = token_lists.to_arrow(compat_level=pl.CompatLevel.oldest())
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-    else:
-        if isinstance(token_lists, str) or not isinstance(token_lists, Sequence):
-            raise InputTypeError(
-                f"token_lists should be a list of token lists, but got {type(token_lists).__name__}"
-            )
-        arr = None
-        if not any(isinstance(tokens, str) for tokens in token_lists):  # pa would split a str
-            try:
-                arr = pa.array(token_lists, type=pa.large_list(pa.large_string()))
-            except (pa.ArrowException, TypeError, ValueError):
-                arr = None
-        if arr is None or arr.null_count or arr.values.null_count:
-            _raise_bad_token_list(token_lists, start)
-    if arr.type != pa.large_list(pa.large_string()):
-        arr = arr.cast(pa.large_list(pa.large_string()))
-    if arr.null_count or arr.values.null_count:
-        raise InputTypeError("token_lists should not contain missing values (None)")
-    return arr
-
-
-def _raise_bad_token_list(token_lists: Sequence[Any], start: int) -> None:
-    for i, tokens in enumerate(token_lists):
-        if isinstance(tokens, str) or not isinstance(tokens, Sequence):
-            raise InputTypeError(
-                f"token_lists[{start + i}] should be a list of tokens, but got "
-                f"{type(tokens).__name__} ({tokens!r:.40}); tokenize the text first",
-                index=start + i,
-            )
-        for j, token in enumerate(tokens):
-            if not isinstance(token, str):
-                raise InputTypeError(
-                    f"token_lists[{start + i}][{j}] should be a str, but got "
-                    f"{type(token).__name__} ({token!r:.40})",
-                    index=start + i,
-                )
-    raise InputTypeError("token_lists could not be read as lists of strings")
 
 
 def _offsets(arr: pa.LargeListArray) -> np.ndarray:
@@ -342,10 +209,7 @@ class Vocab:
         specials: Mapping[str, str] | Sequence[tuple[str, str]],
     ) -> Vocab:
         checked = check_specials(specials)
-        if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
-            raise ConfigError(
-                f"min_freq should be a positive integer, but got min_freq={min_freq!r}"
-            )
+        check_int("min_freq", min_freq)
         if max_size is not None and (
             isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < len(checked)
         ):
@@ -374,27 +238,8 @@ class Vocab:
                 leading ids (train with :meth:`SentencePieceTokenizer.train`, which uses
                 ``pad=0, unk=1, bos=2, eos=3``).
         """
-        if not isinstance(tokenizer, SentencePieceTokenizer):
-            raise InputTypeError(
-                f"tokenizer should be a SentencePieceTokenizer, but got {type(tokenizer).__name__}"
-            )
-        pieces = tokenizer.pieces
-        ids = {
-            "pad": tokenizer.pad_id,
-            "unk": tokenizer.unk_id,
-            "sos": tokenizer.bos_id,
-            "eos": tokenizer.eos_id,
-        }
-        present = sorted((i, role) for role, i in ids.items() if i >= 0)
-        if [i for i, _ in present] != list(range(len(present))):
-            raise SpecialTokenError(
-                "the sentencepiece specials should take the leading ids 0, 1, …, but the model "
-                f"has pad_id={ids['pad']}, unk_id={ids['unk']}, bos_id={ids['sos']}, "
-                f"eos_id={ids['eos']}; train it with SentencePieceTokenizer.train "
-                "(pad=0, unk=1, bos=2, eos=3)"
-            )
-        specials = {role: pieces[i] for i, role in present}
-        return cls(pieces[len(present) :], specials=specials)
+        specials = leading_specials(tokenizer)
+        return cls(tokenizer.pieces[len(specials) :], specials=specials)
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -514,7 +359,7 @@ class Vocab:
         >>> values.tolist(), offsets.tolist()
         ([4, 1, 5], [0, 2, 2, 3])
         """
-        arr = _token_lists_to_arrow(token_lists)
+        arr = token_lists_to_arrow(token_lists)
         return self.lookup(arr.flatten()), _offsets(arr)
 
     def encode_batch(self, token_lists: Sequence[Sequence[str]] | pl.Series) -> list[list[int]]:
@@ -605,8 +450,8 @@ class Vocab:
     def to_dict(self) -> dict[str, Any]:
         """``{"format", "version", "specials", "tokens"}``, JSON-serialisable."""
         return {
-            "format": _FORMAT,
-            "version": _VERSION,
+            "format": FORMAT,
+            "version": VERSION,
             "specials": dict(self._specials),
             "tokens": list(self._itos),
         }
@@ -618,7 +463,7 @@ class Vocab:
             raise VocabFormatError(
                 f"a vocabulary state should be a dict, but got {type(state).__name__}"
             )
-        _check_header(state, None)
+        check_header(state, None)
         tokens = state.get("tokens")
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise VocabFormatError("the vocabulary state should have a list of str 'tokens'")
@@ -628,47 +473,14 @@ class Vocab:
     def _from_itos(
         cls, itos: list[str], specials: dict[str, str], path: Path | None, first_line: int = 0
     ) -> Vocab:
-        def where(k: int) -> int | None:
-            return None if path is None else first_line + k
-
-        # The specials take the leading ids; their order comes from the tokens (a JSON writer
-        # may have sorted the specials mapping).
-        owner = {token: role for role, token in specials.items()}
-        for k in range(len(specials)):
-            if k >= len(itos) or itos[k] not in owner:
-                got = repr(itos[k]) if k < len(itos) else "missing"
-                raise VocabFormatError(
-                    f"id {k} should be one of the specials {sorted(owner)} (they take the "
-                    f"leading ids), but is {got}",
-                    path=path,
-                    line=where(k),
-                )
-        specials = {owner[token]: token for token in itos[: len(specials)]}
-        stoi: dict[str, int] = {}
-        for k, token in enumerate(itos):
-            if token in stoi:
-                line = "" if path is None else f" (line {first_line + stoi[token]})"
-                raise VocabFormatError(
-                    f"the token {token!r} appears twice: ids {stoi[token]}{line} and {k}",
-                    path=path,
-                    line=where(k),
-                )
-            stoi[token] = k
+        specials, stoi = index_tokens(itos, specials, path, first_line)
         vocab = cls.__new__(cls)
         vocab._set(list(itos), specials, stoi)
         return vocab
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the vocabulary in the versioned text format described in the module doc."""
-        header = {
-            "format": _FORMAT,
-            "version": _VERSION,
-            "size": len(self._itos),
-            "specials": self._specials,
-        }
-        lines = [json.dumps(header, ensure_ascii=False)]
-        lines.extend(json.dumps(token, ensure_ascii=False) for token in self._itos)
-        Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
+        write_vocab(path, self._itos, self._specials)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Vocab:
@@ -680,66 +492,8 @@ class Vocab:
                 says, a duplicate token, or a special out of place — naming file and line.
             SpecialTokenError: the header's specials are invalid (unknown name, duplicate…).
         """
-        path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as err:
-            raise VocabFormatError(
-                f"cannot read the vocabulary ({err.strerror})", path=path
-            ) from err
-        lines = raw.split(b"\n")
-        if lines[-1] == b"":
-            lines.pop()
-        if not lines:
-            raise VocabFormatError(
-                "the file is empty; expected a JSON header line", path=path, line=1
-            )
-        try:
-            header = json.loads(lines[0].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise VocabFormatError(
-                f"the header should be a JSON object ({err}); is this a seqdata vocabulary?",
-                path=path,
-                line=1,
-            ) from err
-        _check_header(header, path)
-        size = header.get("size")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise VocabFormatError(
-                f"the header's size should be a non-negative integer, but got size={size!r}",
-                path=path,
-                line=1,
-            )
-        specials = check_specials(header["specials"], path=path, line=1)
-        tokens: list[str] = []
-        for number, line in enumerate(lines[1:], start=2):
-            if len(tokens) == size:
-                raise VocabFormatError(
-                    f"the header promises {size} tokens, but the file goes on; "
-                    "extra line or wrong header size",
-                    path=path,
-                    line=number,
-                )
-            try:
-                token = json.loads(line.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                token = None
-            if not isinstance(token, str):
-                raise VocabFormatError(
-                    f'the line should be one JSON string such as "word", but got {line!r:.60} '
-                    "(a garbled or missing line)",
-                    path=path,
-                    line=number,
-                )
-            tokens.append(token)
-        if len(tokens) < size:
-            raise VocabFormatError(
-                f"the header promises {size} tokens, but the file ends after {len(tokens)}; "
-                "the file is truncated",
-                path=path,
-                line=len(lines) + 1,
-            )
-        return cls._from_itos(tokens, specials, path, first_line=2)
+        tokens, specials, where = read_vocab(path)
+        return cls._from_itos(tokens, specials, where, first_line=2)
 
     # -- dunder -----------------------------------------------------------------------------
 
@@ -762,233 +516,3 @@ class Vocab:
 
     def __repr__(self) -> str:
         return f"Vocab(size={len(self)}, specials={self._specials})"
-
-
-class TokenCounts:
-    """Token → count of a corpus, accumulated chunk by chunk: the vocabulary pass of a corpus
-    larger than memory.
-
-    Each update counts its chunk with Arrow (``pyarrow.compute.value_counts``; no Python per
-    token) and keeps the partial count; partial counts are merged with a polars ``group_by``
-    once they outgrow the running total, so memory stays about the number of distinct tokens
-    plus one chunk. :meth:`Vocab.from_counts` turns the counts into the vocabulary — exactly
-    the one :meth:`Vocab.build` gives on the whole corpus at once. Counts of separate shards
-    merge with ``update(other_counts)``.
-
-    >>> counts = TokenCounts()
-    >>> counts.update([["the", "cat"], ["the"]]).update([["a", "cat", "the"]])
-    TokenCounts(types=3, tokens=6, examples=3)
-    >>> counts["the"], counts["dog"], counts.most_common(2)
-    (3, 0, [('the', 3), ('cat', 2)])
-    >>> Vocab.from_counts(counts, min_freq=2).tokens[4:]
-    ('the', 'cat')
-    >>> from seqdata.tokenizers import WhitespaceTokenizer
-    >>> TokenCounts().update_texts(["a b", "b  c"], WhitespaceTokenizer()).most_common()
-    [('b', 2), ('a', 1), ('c', 1)]
-    """
-
-    def __init__(self) -> None:
-        self._merged = _empty_counts()
-        self._parts: list[pl.DataFrame] = []
-        self._pending = 0
-        self._examples = 0
-
-    @property
-    def examples(self) -> int:
-        """How many token lists (texts) were counted."""
-        return self._examples
-
-    def update(
-        self, tokens: Iterable[Sequence[str]] | pl.Series | FlatPieces | TokenCounts
-    ) -> TokenCounts:
-        """Add the tokens of one chunk; returns ``self``.
-
-        Args:
-            tokens: a chunk of tokenized examples — a list of token lists (any iterable of
-                them, counted ``65536`` at a time), a polars Series of ``list[str]``, a
-                tokenizer's :class:`~seqdata.tokenizers.FlatPieces` — or another
-                :class:`TokenCounts` to merge.
-
-        Raises:
-            InputTypeError: an example that is not a list of strings (its index counts every
-                example passed to this object so far).
-        """
-        if isinstance(tokens, TokenCounts):
-            tokens._flush()
-            self._add(tokens._merged, tokens._examples)
-        elif isinstance(tokens, FlatPieces):
-            self._add(_count_pieces(tokens), len(tokens.bounds) - 1)
-        elif isinstance(tokens, pl.Series):
-            self._add(_count(_token_lists_to_arrow(tokens).flatten()), len(tokens))
-        else:
-            if isinstance(tokens, str) or not isinstance(tokens, Iterable):
-                raise InputTypeError(
-                    "token_lists should be an iterable of token lists, but got "
-                    f"{type(tokens).__name__}"
-                )
-            chunk: list[Sequence[str]] = []
-            for item in tokens:
-                chunk.append(item)
-                if len(chunk) == _CHUNK:
-                    self._add_lists(chunk)
-                    chunk = []
-            if chunk:
-                self._add_lists(chunk)
-        return self
-
-    def update_texts(
-        self,
-        texts: Sequence[str] | np.ndarray | pl.Series,
-        tokenizer: Tokenizer,
-        *,
-        num_threads: int | None = None,
-    ) -> TokenCounts:
-        """Tokenize a chunk of texts and add their tokens; returns ``self``.
-
-        Args:
-            texts: ``(N,)`` strings (list, numpy array or polars Series).
-            tokenizer: vectorized for the whitespace and char tokenizers
-                (:func:`~seqdata.tokenizers.flat_pieces`), ``tokenizer.batch`` for any other.
-            num_threads: threads over slices of ``texts`` (``None`` = all cores); the counts
-                do not depend on it.
-        """
-        series = as_string_series(texts, "texts")
-        threads = _check_threads(num_threads)
-        rows = min(max(-(-len(series) // threads), _MIN_TEXT_ROWS), _MAX_TEXT_ROWS)
-        slices = [series.slice(start, rows) for start in range(0, len(series), rows)]
-
-        def count(chunk: pl.Series) -> pl.DataFrame:
-            return _count_pieces(flat_pieces(tokenizer, chunk))
-
-        frames = _map_threads(count, slices, threads)
-        for frame in frames:
-            self._add(frame, 0)
-        self._examples += len(series)
-        return self
-
-    def _add_lists(self, chunk: list[Sequence[str]]) -> None:
-        arr = _token_lists_to_arrow(chunk, self._examples)
-        self._add(_count(arr.flatten()), len(chunk))
-
-    def _add(self, frame: pl.DataFrame, examples: int) -> None:
-        self._examples += examples
-        if frame.height == 0:
-            return
-        self._parts.append(frame)
-        self._pending += frame.height
-        if self._pending > max(_MERGE_ROWS, self._merged.height):
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._parts:
-            frames = [self._merged, *self._parts] if self._merged.height else self._parts
-            self._merged = pl.concat(frames).group_by("token").agg(pl.col("count").sum())
-            self._parts, self._pending = [], 0
-
-    def to_frame(self) -> pl.DataFrame:
-        """The counts as a polars frame ``token`` (String), ``count`` (Int64), one row per
-        distinct token, in no particular order."""
-        self._flush()
-        return self._merged
-
-    @property
-    def total(self) -> int:
-        """How many tokens were counted."""
-        return int(self.to_frame()["count"].sum())
-
-    def most_common(self, n: int | None = None) -> list[tuple[str, int]]:
-        """``(token, count)`` by decreasing count, ties in code-point order (as
-        :meth:`Vocab.build` ranks them); the first ``n`` or all."""
-        ranked = self.to_frame().sort(["count", "token"], descending=[True, False])
-        if n is not None:
-            ranked = ranked.head(n)
-        return list(ranked.iter_rows())
-
-    def to_dict(self) -> dict[str, int]:
-        """A plain ``{token: count}`` dict."""
-        frame = self.to_frame()
-        return dict(zip(frame["token"].to_list(), frame["count"].to_list(), strict=True))
-
-    def __len__(self) -> int:
-        return self.to_frame().height
-
-    def __getitem__(self, token: str) -> int:
-        """The count of ``token`` (0 if never seen)."""
-        found = self.to_frame().filter(pl.col("token") == token)["count"]
-        return int(found[0]) if len(found) else 0
-
-    def __contains__(self, token: object) -> bool:
-        return isinstance(token, str) and self[token] > 0
-
-    def __repr__(self) -> str:
-        return f"TokenCounts(types={len(self)}, tokens={self.total}, examples={self._examples})"
-
-
-def _empty_counts() -> pl.DataFrame:
-    return pl.DataFrame(schema={"token": pl.String, "count": pl.Int64})
-
-
-def _check_threads(num_threads: int | None) -> int:
-    if num_threads is None:
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            return os.cpu_count() or 1
-    if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads < 1:
-        raise ConfigError(
-            f"num_threads should be None or a positive integer, but got num_threads={num_threads!r}"
-        )
-    return num_threads
-
-
-def _map_threads(
-    fn: Callable[[pl.Series], pl.DataFrame], items: list[pl.Series], threads: int
-) -> list[pl.DataFrame]:
-    if threads == 1 or len(items) <= 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(min(threads, len(items))) as pool:
-        return list(pool.map(fn, items))
-
-
-def _count_pieces(pieces: FlatPieces) -> pl.DataFrame:
-    """Token counts of a tokenizer's flat pieces (suffix stripped, empty pieces dropped)."""
-    frame = _count(pieces.pieces)
-    if pieces.suffix:
-        # Every piece ends with the suffix, so stripping it keeps the tokens distinct.
-        frame = frame.with_columns(pl.col("token").str.strip_suffix(pieces.suffix)).filter(
-            pl.col("token") != ""
-        )
-    elif pieces.keep is not None:
-        frame = frame.filter(pl.col("token") != "")
-    return frame
-
-
-def _count(tokens: pa.Array) -> pl.DataFrame:
-    counted = pc.value_counts(tokens)
-    return pl.DataFrame(
-        {
-            "token": pl.Series(pl.from_arrow(counted.field("values"))).cast(pl.String),
-            "count": pl.Series(pl.from_arrow(counted.field("counts"))).cast(pl.Int64),
-        }
-    )
-
-
-def _check_header(header: object, path: Path | None) -> None:
-    line = None if path is None else 1
-    if not isinstance(header, Mapping) or header.get("format") != _FORMAT:
-        raise VocabFormatError(
-            f'the header should be a JSON object with "format": "{_FORMAT}"; '
-            "is this a seqdata vocabulary?",
-            path=path,
-            line=line,
-        )
-    version = header.get("version")
-    if version != _VERSION:
-        raise VocabFormatError(
-            f"unsupported vocabulary format version {version!r}; this seqdata reads version "
-            f"{_VERSION} (upgrade seqdata or re-save the vocabulary)",
-            path=path,
-            line=line,
-        )
-    if "specials" not in header:
-        raise VocabFormatError("the header has no 'specials'", path=path, line=line)

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from seqdata.cli import main
-from seqdata.store import ParallelCorpus
+from seqdata.corpus import ParallelCorpus
 from seqdata.tasks.dates import dates
 from seqdata.tasks.workflow import MARKER_FILE, output_dir
 

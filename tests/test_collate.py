@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from seqdata.collate import Batch, PadCollate, pack, unpack
+from seqdata.corpus import MonoCorpus, ParallelCorpus
 from seqdata.errors import ConfigError, InputTypeError, ShapeError
-from seqdata.store import MonoCorpus, ParallelCorpus
 
 seq_st = st.lists(st.integers(1, 500), min_size=1, max_size=15)
 pairs_st = st.lists(st.tuples(seq_st, seq_st), min_size=1, max_size=20)

@@ -12,8 +12,9 @@ from resume import same
 from torch.utils.data import DataLoader
 
 from seqdata.collate import Batch, PadCollate
+from seqdata.corpus import MonoCorpus, ParallelCorpus
+from seqdata.hf import hf_lengths
 from seqdata.samplers import BucketBatchSampler, TokenBudgetBatchSampler
-from seqdata.store import MonoCorpus, ParallelCorpus, hf_lengths
 
 
 def make_corpus(n: int = 400, seed: int = 0) -> ParallelCorpus:

@@ -14,9 +14,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqdata.collate import Batch, PadCollate
+from seqdata.corpus import ParallelCorpus
+from seqdata.hf import hf_lengths
 from seqdata.pipeline import PairPipeline
 from seqdata.samplers import BucketBatchSampler
-from seqdata.store import ParallelCorpus, hf_lengths
 from seqdata.streaming import StreamingBucketer
 
 datasets.disable_progress_bars()

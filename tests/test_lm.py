@@ -73,9 +73,21 @@ def test_resume_mid_pass_gives_the_uninterrupted_rest(stop_after):
     assert len(taken) + len(rest) == len(full)
     for (x, y), (fx, fy) in zip(taken + rest, full, strict=True):
         assert torch.equal(x, fx) and torch.equal(y, fy)
-    # The same object also continues where the loop broke off, then starts a new pass.
-    assert len(list(first)) == len(full) - stop_after
+    # A fresh iter() on the interrupted object starts the pass over (only a restore resumes).
     assert len(list(first)) == len(full)
+
+
+def test_a_fresh_iter_starts_the_pass_over_and_only_a_restore_resumes():
+    batcher = BPTTBatcher(torch.arange(120), 3, 4)
+    full = [x for x, _ in batcher]
+    it = iter(batcher)
+    next(it), next(it)  # peek, then break off
+    assert torch.equal(next(iter(batcher))[0], full[0])
+    state = batcher.state_dict()
+    assert state["position"] == 1
+    batcher.load_state_dict(state)
+    assert [x.tolist() for x, _ in batcher] == [x.tolist() for x in full[1:]]
+    assert torch.equal(next(iter(batcher))[0], full[0])  # the resume is used once
 
 
 def test_a_batcher_pickles_with_its_position():
@@ -93,7 +105,7 @@ def test_a_batcher_pickles_with_its_position():
         ({"extra": 1}, r"unknown keys \['extra'\]"),
         ({"position": None}, r"position should be an int"),
         ({"position": 99}, r"position should be in \[0, 5\]"),
-        ({"batch_size": 3}, r"batch_size=3, but this batcher has batch_size=4"),
+        ({"batch_size": 3}, r"batch_size=3, but this BPTTBatcher has batch_size=4"),
         ({"num_tokens": 7}, r"num_tokens=7"),
     ],
 )
@@ -152,8 +164,14 @@ def test_train_bptt_detaches_between_chunks_and_learns_a_periodic_stream():
     assert hidden[0].requires_grad
 
 
-def test_train_bptt_max_steps_leaves_the_position_for_the_next_call():
+def test_train_bptt_max_steps_on_an_iterator_continues_in_the_next_call():
     batcher = BPTTBatcher(torch.randint(0, 7, (500,)), batch_size=5, bptt_len=10)
     lm = CharLM(7, 4, 8, cell="gru")
-    train_bptt(lm, batcher, torch.optim.SGD(lm.parameters(), lr=0.1), max_steps=3)
+    opt = torch.optim.SGD(lm.parameters(), lr=0.1)
+    chunks = iter(batcher)
+    train_bptt(lm, chunks, opt, max_steps=3)
     assert batcher.state_dict()["position"] == 3
+    train_bptt(lm, chunks, opt, max_steps=2)
+    assert batcher.state_dict()["position"] == 5
+    train_bptt(lm, batcher, opt, max_steps=1)  # the batcher itself: a fresh pass
+    assert batcher.state_dict()["position"] == 1

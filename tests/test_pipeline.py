@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import seqdata.pipeline as pipeline_module
+import seqdata.encoding as pipeline_module
 from seqdata.errors import (
     ConfigError,
     EmptyLineError,
@@ -23,8 +23,10 @@ from seqdata.errors import (
     SpecialTokenError,
 )
 from seqdata.models import CharLM
-from seqdata.pipeline import PairPipeline, TextPipeline
-from seqdata.tokenizers import CharTokenizer, SentencePieceTokenizer, WhitespaceTokenizer
+from seqdata.pipeline import PairPipeline
+from seqdata.sentencepiece import SentencePieceTokenizer
+from seqdata.text_pipeline import TextPipeline
+from seqdata.tokenizers import CharTokenizer, WhitespaceTokenizer
 from seqdata.train import load_checkpoint, save_checkpoint
 from seqdata.vocab import Vocab
 

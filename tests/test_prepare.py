@@ -18,6 +18,8 @@ from torch.utils.data import DataLoader
 
 import seqdata.vocab as vocab_module
 from seqdata.collate import PadCollate
+from seqdata.corpus import ParallelCorpus
+from seqdata.counts import TokenCounts
 from seqdata.errors import (
     ConfigError,
     EmptyCorpusError,
@@ -29,9 +31,9 @@ from seqdata.errors import (
 from seqdata.pipeline import PairPipeline
 from seqdata.readers import iter_parallel_chunks, read_parallel
 from seqdata.samplers import BucketBatchSampler
-from seqdata.store import ParallelCorpus, ParallelCorpusWriter, WriteStats
+from seqdata.storage import ParallelCorpusWriter, WriteStats
 from seqdata.tokenizers import CharTokenizer, WhitespaceTokenizer
-from seqdata.vocab import TokenCounts, Vocab
+from seqdata.vocab import Vocab
 
 WORDS = ["a", "b", "c", "dd", "é", "the", "<unk>", "x y"]
 token_lists = st.lists(st.lists(st.sampled_from(WORDS), max_size=6), max_size=40)

@@ -14,6 +14,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seqdata.corpus import MonoCorpus, ParallelCorpus
 from seqdata.errors import (
     ConfigError,
     CorpusError,
@@ -23,15 +24,10 @@ from seqdata.errors import (
     ManifestError,
     ParallelMismatchError,
 )
-from seqdata.pipeline import PairPipeline, TextPipeline
-from seqdata.store import (
-    MonoCorpus,
-    ParallelCorpus,
-    Ragged,
-    RaggedBatch,
-    hf_lengths,
-    padded_length,
-)
+from seqdata.hf import hf_lengths
+from seqdata.pipeline import PairPipeline
+from seqdata.ragged import Ragged, RaggedBatch, padded_length
+from seqdata.text_pipeline import TextPipeline
 
 seqs_st = st.lists(st.lists(st.integers(0, 70_000), max_size=12), min_size=1, max_size=30)
 

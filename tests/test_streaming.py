@@ -369,3 +369,17 @@ def test_a_one_shot_iterator_is_refused():
         StreamingBucketer(iter([[1]]))
     with pytest.raises(ConfigError, match="should be an iterable"):
         StreamingBucketer(3)  # type: ignore[arg-type]
+
+
+def test_a_fresh_iter_starts_the_epoch_over_and_only_a_restore_resumes():
+    pairs = make_pairs([3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8])
+    bucketer = StreamingBucketer(pairs, batch_size=2, buffer_size=4, shuffle=True, seed=3)
+    full = [[ident(ex) for ex in batch] for batch in bucketer]
+    it = iter(bucketer)
+    next(it), next(it)  # peek, then break off
+    state = bucketer.state_dict()
+    again = [[ident(ex) for ex in batch] for batch in bucketer]
+    assert again == full  # a fresh iter() restarts the epoch
+    bucketer.load_state_dict(state)
+    rest = [[ident(ex) for ex in batch] for batch in bucketer]
+    assert rest == full[2:]  # only load_state_dict resumes

@@ -15,13 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqdata.errors import ConfigError, InputTypeError, TokenizerError
+from seqdata.flat import flat_pieces
+from seqdata.sentencepiece import SentencePieceTokenizer
+from seqdata.texts import Tokenizer, as_string_series
 from seqdata.tokenizers import (
     CharTokenizer,
-    SentencePieceTokenizer,
-    Tokenizer,
     WhitespaceTokenizer,
-    as_string_series,
-    flat_pieces,
     make_tokenizer,
     tokenizer_from_dict,
 )

@@ -21,7 +21,7 @@ from seqdata.errors import (
     SpecialTokenError,
     VocabFormatError,
 )
-from seqdata.tokenizers import SentencePieceTokenizer
+from seqdata.sentencepiece import SentencePieceTokenizer
 from seqdata.vocab import DEFAULT_SPECIALS, Vocab
 
 CORPUS = [["the", "cat", "sat"], ["the", "dog", "sat"], ["a", "cat"], ["the", "end"]]

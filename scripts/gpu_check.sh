@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# One command that checks seqdata's GPU path on a machine with a CUDA GPU (≤ 5 minutes on one):
+#   the cuda-marked tests, the whole suite, `seqdata demo --device cuda` with the batching
+#   comparison, tutorial 07's DDP commands (2 ranks: gloo fallback on one GPU; 1 rank per GPU:
+#   nccl), `seqdata prepare/train/translate --device cuda` on a generated corpus, and
+#   `benchmarks/bench_train.py --device cuda`; then one summary table.
+# Without CUDA it says so, runs the CPU parts (the device tests and the DDP fallback) and exits 0.
+#
+#   bash scripts/gpu_check.sh            # from the repository root
+#
+# On a machine whose Python lacks polars/datasets/babel: put their wheels in .whl/ (and babel, if
+# pruned, as a folder .babel/); they are installed to /tmp/site and put on PYTHONPATH, and the
+# project itself is used from the working tree (PYTHONPATH), not pip-installed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1 HF_DATASETS_OFFLINE=1 HF_HUB_OFFLINE=1 MPLBACKEND=Agg
+if compgen -G ".whl/*.whl" >/dev/null; then
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+fi
+export PYTHONPATH="$ROOT:/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+[ -d .babel ] && export PYTHONPATH="$PYTHONPATH:$ROOT/.babel"
+WORK=$(mktemp -d)
+LOG=${OUT:-$WORK}/gpu_check.log
+: >"$LOG"
+declare -a ROWS=()
+FAILED=0
+
+step() {  # step NAME COMMAND...: run, time, keep the tail of its output in the log
+  local name=$1; shift
+  local t0=$SECONDS status
+  echo "== $name: $*" | tee -a "$LOG"
+  if "$@" >>"$LOG" 2>&1; then status=ok; else status=FAILED; FAILED=1; fi
+  ROWS+=("$(printf '%-34s %-7s %5ds' "$name" "$status" $((SECONDS - t0)))")
+  tail -n 6 "$LOG" | sed 's/^/   /'
+}
+
+CUDA=$($PY -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
+$PY - <<'PY' | tee -a "$LOG"
+import torch
+n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+names = ", ".join(torch.cuda.get_device_name(i) for i in range(n)) or "none"
+print(f"torch {torch.__version__}, CUDA available: {bool(n)}, GPUs: {n} ({names})")
+PY
+
+corpus() {  # a generated parallel corpus: digit strings and their reversals
+  $PY - "$WORK" <<'PY'
+import random, sys
+out = sys.argv[1]
+rng = random.Random(0)
+src = [" ".join(str(rng.randrange(10)) for _ in range(rng.randint(3, 14))) for _ in range(6000)]
+with open(f"{out}/train.src", "w") as s, open(f"{out}/train.tgt", "w") as t:
+    for line in src:
+        s.write(line + "\n")
+        t.write(" ".join(reversed(line.split())) + "\n")
+with open(f"{out}/test.src", "w") as s:
+    s.write("1 2 3 4\n9 8 7\n")
+PY
+}
+ddp() {  # ddp NPROC [options]: tutorial 07's command
+  local n=$1; shift
+  $PY -m torch.distributed.run --standalone --nproc_per_node="$n" examples/ddp_train.py \
+    --out "$WORK/ddp$n" --epochs 2 --num-examples 256 --batch-size 16 "$@"
+}
+cli_run() {  # prepare → train → translate on the generated corpus
+  local dev=$1
+  corpus &&
+  $PY -m seqdata prepare --src "$WORK/train.src" --tgt "$WORK/train.tgt" --out "$WORK/data-$dev" &&
+  $PY -m seqdata train "$WORK/data-$dev" --out "$WORK/ckpt-$dev" --epochs 2 --device "$dev" &&
+  $PY -m seqdata translate --checkpoint "$WORK/ckpt-$dev" --device "$dev" <"$WORK/test.src"
+}
+
+if [ "$CUDA" = 1 ]; then
+  step "cuda-marked tests" $PY -m pytest -q -m cuda -p no:cacheprovider
+  step "whole test suite" $PY -m pytest -q -x -p no:cacheprovider
+  step "seqdata demo --device cuda" $PY -m seqdata demo --device cuda --out "$WORK/demo"
+  step "DDP 2 ranks (tutorial 07)" ddp 2 --backend gloo
+  step "DDP 1 rank per GPU (nccl)" ddp "$($PY -c 'import torch; print(torch.cuda.device_count())')"
+  step "prepare/train/translate cuda" cli_run cuda
+  step "bench_train.py --device cuda" $PY benchmarks/bench_train.py --device cuda --pairs 20000
+else
+  echo "no CUDA GPU here (torch.cuda.is_available() is False): running the CPU parts only" | tee -a "$LOG"
+  step "device tests (CPU)" $PY -m pytest -q -p no:cacheprovider tests/test_device.py
+  step "DDP 2 ranks, gloo (tutorial 07)" ddp 2
+  step "prepare/train/translate cpu" cli_run cpu
+fi
+
+echo
+echo "seqdata GPU check — $(date -u +%Y-%m-%dT%H:%MZ)"
+printf '%-34s %-7s %6s\n' "step" "status" "time"
+printf '%s\n' "${ROWS[@]}"
+[ "$CUDA" = 1 ] || echo "(no CUDA: CPU parts only)"
+echo "full log: $LOG"
+exit $FAILED

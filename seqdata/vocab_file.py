@@ -1,0 +1,149 @@
+"""The vocabulary file format (version 1): one JSON header line, then one JSON string a token.
+
+    {"format": "seqdata-vocab", "version": 1, "size": 8, "specials": {"pad": "<pad>", ...}}
+    "<pad>"
+    "<unk>"
+    ...
+
+Everything read is checked; a problem is a ``VocabFormatError`` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from seqdata.errors import VocabFormatError
+from seqdata.specials import check_specials
+
+__all__ = ["FORMAT", "VERSION", "check_header", "index_tokens", "read_vocab", "write_vocab"]
+
+FORMAT = "seqdata-vocab"
+VERSION = 1
+_FORMAT, _VERSION = FORMAT, VERSION
+
+
+def check_header(header: object, path: Path | None) -> None:
+    line = None if path is None else 1
+    if not isinstance(header, Mapping) or header.get("format") != _FORMAT:
+        raise VocabFormatError(
+            f'the header should be a JSON object with "format": "{_FORMAT}"; '
+            "is this a seqdata vocabulary?",
+            path=path,
+            line=line,
+        )
+    version = header.get("version")
+    if version != _VERSION:
+        raise VocabFormatError(
+            f"unsupported vocabulary format version {version!r}; this seqdata reads version "
+            f"{_VERSION} (upgrade seqdata or re-save the vocabulary)",
+            path=path,
+            line=line,
+        )
+    if "specials" not in header:
+        raise VocabFormatError("the header has no 'specials'", path=path, line=line)
+
+
+def write_vocab(path: str | os.PathLike[str], itos: list[str], specials: Mapping[str, str]) -> None:
+    """Write tokens ``itos`` (id order) and their ``specials`` in the versioned format."""
+    header = {"format": FORMAT, "version": VERSION, "size": len(itos), "specials": dict(specials)}
+    lines = [json.dumps(header, ensure_ascii=False)]
+    lines.extend(json.dumps(token, ensure_ascii=False) for token in itos)
+    Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8", newline="\n")
+
+
+def read_vocab(path: str | os.PathLike[str]) -> tuple[list[str], dict[str, str], Path]:
+    """The tokens (id order), the specials and the path of a file written by ``write_vocab``."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise VocabFormatError(f"cannot read the vocabulary ({err.strerror})", path=path) from err
+    lines = raw.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    if not lines:
+        raise VocabFormatError("the file is empty; expected a JSON header line", path=path, line=1)
+    try:
+        header = json.loads(lines[0].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise VocabFormatError(
+            f"the header should be a JSON object ({err}); is this a seqdata vocabulary?",
+            path=path,
+            line=1,
+        ) from err
+    check_header(header, path)
+    size = header.get("size")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise VocabFormatError(
+            f"the header's size should be a non-negative integer, but got size={size!r}",
+            path=path,
+            line=1,
+        )
+    specials = check_specials(header["specials"], path=path, line=1)
+    tokens: list[str] = []
+    for number, line in enumerate(lines[1:], start=2):
+        if len(tokens) == size:
+            raise VocabFormatError(
+                f"the header promises {size} tokens, but the file goes on; "
+                "extra line or wrong header size",
+                path=path,
+                line=number,
+            )
+        try:
+            token = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            token = None
+        if not isinstance(token, str):
+            raise VocabFormatError(
+                f'the line should be one JSON string such as "word", but got {line!r:.60} '
+                "(a garbled or missing line)",
+                path=path,
+                line=number,
+            )
+        tokens.append(token)
+    if len(tokens) < size:
+        raise VocabFormatError(
+            f"the header promises {size} tokens, but the file ends after {len(tokens)}; "
+            "the file is truncated",
+            path=path,
+            line=len(lines) + 1,
+        )
+    return tokens, specials, path
+
+
+def index_tokens(
+    itos: list[str], specials: dict[str, str], path: Path | None, first_line: int = 0
+) -> tuple[dict[str, str], dict[str, int]]:
+    """Check that the specials lead ``itos`` and no token repeats; ``(specials in id order,
+    token → id)``."""
+
+    def where(k: int) -> int | None:
+        return None if path is None else first_line + k
+
+    # The specials take the leading ids; their order comes from the tokens (a JSON writer
+    # may have sorted the specials mapping).
+    owner = {token: role for role, token in specials.items()}
+    for k in range(len(specials)):
+        if k >= len(itos) or itos[k] not in owner:
+            got = repr(itos[k]) if k < len(itos) else "missing"
+            raise VocabFormatError(
+                f"id {k} should be one of the specials {sorted(owner)} (they take the "
+                f"leading ids), but is {got}",
+                path=path,
+                line=where(k),
+            )
+    specials = {owner[token]: token for token in itos[: len(specials)]}
+    stoi: dict[str, int] = {}
+    for k, token in enumerate(itos):
+        if token in stoi:
+            line = "" if path is None else f" (line {first_line + stoi[token]})"
+            raise VocabFormatError(
+                f"the token {token!r} appears twice: ids {stoi[token]}{line} and {k}",
+                path=path,
+                line=where(k),
+            )
+        stoi[token] = k
+    return specials, stoi
