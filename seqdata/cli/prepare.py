@@ -1,0 +1,265 @@
+"""``seqdata prepare``: read, tokenize, index and store a parallel corpus.
+
+The corpus is read in chunks with polars (two line-aligned files, or one pairs file), the
+tokenizers and vocabularies are built, and the encoded pairs are written as the
+memory-mappable store with its manifest, next to ``pipeline.json`` and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from seqdata.cli import UsageError, positive_int, progress, say
+from seqdata.cli._prepared import PIPELINE_FILE, PREPARED, SUMMARY_FILE
+from seqdata.stats import length_summary
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``seqdata prepare``."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "prepare",
+        help="read, tokenize, index and store a parallel corpus",
+        description="Read a parallel corpus with polars (two line-aligned files, or one pairs "
+        "file: .txt 'src<TAB>tgt', .tsv/.csv with a header, .parquet, .jsonl), build tokenizers "
+        "and vocabularies, encode, and write the memory-mappable store with its manifest.",
+    )
+    p.add_argument("--src", help="source-language file, one sentence per line")
+    p.add_argument("--tgt", help="target-language file, as many lines")
+    p.add_argument("--pairs", help="one file of pairs instead of --src/--tgt")
+    p.add_argument("--src-col", default="src", help="source column of --pairs (default src)")
+    p.add_argument("--tgt-col", default="tgt", help="target column of --pairs (default tgt)")
+    p.add_argument(
+        "--tokenizer",
+        choices=("whitespace", "char", "spm"),
+        default="whitespace",
+        help="whitespace words, characters, or a sentencepiece BPE per side (default whitespace)",
+    )
+    p.add_argument(
+        "--vocab-size",
+        type=positive_int,
+        default=None,
+        help="largest vocabulary (spm: pieces per side, default 8000; else: most frequent tokens)",
+    )
+    p.add_argument(
+        "--min-freq", type=positive_int, default=1, help="drop rarer tokens to UNK (default 1)"
+    )
+    p.add_argument(
+        "--max-len",
+        type=positive_int,
+        default=None,
+        help="truncate: source to N, target to N with SOS/EOS",
+    )
+    p.add_argument("--lower", action="store_true", help="lower-case (whitespace tokenizer)")
+    p.add_argument(
+        "--skip-empty", action="store_true", help="drop pairs with an empty side instead of failing"
+    )
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+CHUNK_ROWS = 200_000  # rows per chunk: prepare's memory is bounded by this, not the corpus
+SPM_SAMPLE = 1_000_000  # sentences per side sentencepiece trains on (its own default cap)
+
+
+def _chunks(args: argparse.Namespace) -> Callable[[], Iterator[Any]]:
+    """A re-iterable source of checked ``src``/``tgt`` chunks (read with polars)."""
+    from seqdata import iter_pair_chunks, iter_parallel_chunks
+
+    empty = "skip" if args.skip_empty else "error"
+    if args.pairs is not None:
+        return lambda: iter_pair_chunks(
+            args.pairs, CHUNK_ROWS, src_col=args.src_col, tgt_col=args.tgt_col, empty=empty
+        )
+    return lambda: iter_parallel_chunks(args.src, args.tgt, CHUNK_ROWS, empty=empty)
+
+
+def _tokenizers(args: argparse.Namespace, chunks: Callable[[], Iterator[Any]]) -> tuple[Any, Any]:
+    from seqdata import SentencePieceTokenizer, make_tokenizer
+
+    if args.tokenizer == "spm":
+        size = args.vocab_size or 8000
+        src: list[str] = []
+        tgt: list[str] = []
+        for chunk in chunks():  # the first SPM_SAMPLE pairs
+            src.extend(chunk["src"].to_list())
+            tgt.extend(chunk["tgt"].to_list())
+            if len(src) >= SPM_SAMPLE:
+                break
+        # A soft limit: a side with fewer distinct pieces (digits, say) gets a smaller model.
+        return (
+            SentencePieceTokenizer.train(src[:SPM_SAMPLE], vocab_size=size, hard_vocab_limit=False),
+            SentencePieceTokenizer.train(tgt[:SPM_SAMPLE], vocab_size=size, hard_vocab_limit=False),
+        )
+    kwargs = {"lower": True} if args.lower and args.tokenizer == "whitespace" else {}
+    if args.lower and args.tokenizer != "whitespace":
+        raise UsageError("--lower applies to --tokenizer whitespace only")
+    tok = make_tokenizer(args.tokenizer, **kwargs)
+    return tok, tok
+
+
+def _build_pipeline(
+    args: argparse.Namespace, chunks: Callable[[], Iterator[Any]], src_tok: Any, tgt_tok: Any
+) -> Any:
+    from seqdata import PairPipeline, Vocab
+
+    if args.tokenizer == "spm":
+        return PairPipeline(
+            src_tok,
+            tgt_tok,
+            Vocab.from_sentencepiece(src_tok),
+            Vocab.from_sentencepiece(tgt_tok),
+            max_len=args.max_len,
+        )
+    return PairPipeline.build_from_chunks(
+        chunks,
+        src_tok,
+        tgt_tok,
+        min_freq=args.min_freq,
+        max_size=args.vocab_size,
+        max_len=args.max_len,
+    )
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.pairs is None and (args.src is None or args.tgt is None):
+        raise UsageError("give --src FILE and --tgt FILE (line-aligned), or --pairs FILE")
+    if args.pairs is not None and (args.src is not None or args.tgt is not None):
+        raise UsageError("give either --src/--tgt or --pairs, not both")
+    if args.tokenizer == "spm" and args.min_freq != 1:
+        raise UsageError("--min-freq applies to whitespace/char vocabularies, not to spm")
+    if args.max_len is not None and args.max_len < 3:
+        raise UsageError(f"--max-len should be >= 3 (SOS, one token, EOS), but got {args.max_len}")
+
+
+class _Steps:
+    """Seconds per step of ``prepare``, shown on a progress bar."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from tqdm.auto import tqdm
+
+        names = ["tokenizers", "vocabularies", "encode and write"]
+        self.bar = tqdm(
+            total=len(names), desc="prepare", unit="step", disable=not progress(args), leave=False
+        )
+        self.timings: dict[str, float] = {}
+        self.clock = time.perf_counter()
+
+    def start(self, name: str) -> None:
+        self.bar.set_description(f"prepare: {name}")
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self.clock, 3)
+        self.clock = now
+        self.bar.update(1)
+
+
+def _summary(
+    args: argparse.Namespace, pipeline: Any, written: Any, corpus: Any, skipped: set[int]
+) -> dict[str, Any]:
+    return {
+        "pairs": written.examples,
+        "skipped_empty_lines": sorted(skipped),
+        "input": {"pairs": args.pairs, "src": args.src, "tgt": args.tgt},
+        "tokenizer": args.tokenizer,
+        "vocab": {"src": len(pipeline.src_vocab), "tgt": len(pipeline.tgt_vocab)},
+        "tokens": {"src": written.src_tokens, "tgt": written.tgt_tokens},
+        "unk_rate": {"src": written.src_unk_rate, "tgt": written.tgt_unk_rate},
+        "max_len": args.max_len,
+        "truncated": {"src": written.src_truncated, "tgt": written.tgt_truncated},
+        "lengths": {
+            "src": length_summary(np.asarray(corpus.src_lengths)),
+            "tgt": length_summary(np.asarray(corpus.tgt_lengths)),
+        },
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prepare the corpus into ``--out`` and print what was written."""
+    from seqdata import ParallelCorpus
+    from seqdata.outputs import check_output_dir, output_dir
+    from seqdata.readers import SkippedLinesWarning
+
+    _check_args(args)
+    check_output_dir(args.out, PREPARED)
+    steps = _Steps(args)
+    chunks = _chunks(args)
+    skipped: set[int] = set()
+    with steps.bar, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SkippedLinesWarning)
+        steps.start("tokenizers")
+        src_tok, tgt_tok = _tokenizers(args, chunks)
+        steps.done("tokenizers")
+        steps.start("vocabularies")
+        pipeline = _build_pipeline(args, chunks, src_tok, tgt_tok)
+        steps.done("vocabularies")
+        steps.start("encode and write")
+        with output_dir(args.out, marker=PREPARED) as work:
+            written = ParallelCorpus.write_chunks(work, chunks, pipeline)
+            steps.done("encode and write")
+            for warning in caught:
+                if isinstance(warning.message, SkippedLinesWarning):
+                    skipped.update(warning.message.lines)
+            corpus = ParallelCorpus.load(work, mmap=True)
+            summary = _summary(args, pipeline, written, corpus, skipped)
+            del corpus  # release the memory maps before the folder is renamed
+            pipeline_state = {"class": type(pipeline).__name__, "state": pipeline.to_dict()}
+            (work / PIPELINE_FILE).write_text(json.dumps(pipeline_state) + "\n", encoding="utf-8")
+            summary["seconds"] = steps.timings
+            (work / SUMMARY_FILE).write_text(
+                json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+    for warning in caught:  # anything else the readers said reaches the user
+        if not isinstance(warning.message, SkippedLinesWarning):
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    _report(args, summary)
+    return 0
+
+
+def _report(args: argparse.Namespace, summary: dict[str, Any]) -> None:
+    truncated = summary["truncated"]
+    skipped_lines = summary["skipped_empty_lines"]
+    s, t = summary["lengths"]["src"], summary["lengths"]["tgt"]
+    seconds = sum(summary["seconds"].values())
+    say(f"prepared {summary['pairs']:,} pairs into {args.out}/ ({seconds:.1f} s)")
+    if skipped_lines:
+        plural = "s" if len(skipped_lines) > 1 else ""
+        say(
+            f"  skipped {len(skipped_lines)} pair{plural} with an empty side "
+            f"(line{plural} {_lines(skipped_lines)})"
+        )
+    say(
+        f"  vocab: {summary['vocab']['src']:,} source / {summary['vocab']['tgt']:,} target "
+        f"({args.tokenizer} tokens)"
+    )
+    say(
+        f"  UNK rate: {summary['unk_rate']['src']:.2%} source, "
+        f"{summary['unk_rate']['tgt']:.2%} target"
+    )
+    say(
+        f"  lengths: source mean {s['mean']}, p95 {s['p95']:g}, max {s['max']}; target (with "
+        f"SOS/EOS) mean {t['mean']}, p95 {t['p95']:g}, max {t['max']}"
+    )
+    if args.max_len is not None:
+        say(
+            f"  truncated to --max-len {args.max_len}: {truncated['src']} source, "
+            f"{truncated['tgt']} target examples"
+        )
+
+
+def _lines(lines: Sequence[int], limit: int = 10) -> str:
+    shown = ", ".join(str(x) for x in lines[:limit])
+    return shown + (f", … {len(lines) - limit} more" if len(lines) > limit else "")

@@ -1,0 +1,96 @@
+"""Translate raw text with a trained [`Seq2Seq`][seqdata.models.Seq2Seq] and its pipeline.
+
+The sentences are encoded with the pipeline, sorted by length so that each batch holds
+sentences of similar length, decoded greedily to EOS on the chosen device, detokenized, and
+returned in the input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from seqdata import Ragged
+from seqdata._checks import check_int, check_optional_int
+from seqdata.device import move_model
+from seqdata.errors import ConfigError, SeqdataError
+from seqdata.models import Seq2Seq
+
+if TYPE_CHECKING:
+    from seqdata import PairPipeline
+
+__all__ = ["translate"]
+
+
+@torch.no_grad()
+def translate(
+    model: Seq2Seq,
+    pipeline: PairPipeline,
+    texts: Sequence[str],
+    *,
+    max_len: int | None = None,
+    batch_size: int = 64,
+    device: torch.device | str | None = None,
+) -> list[str]:
+    """Greedy-translate raw ``texts`` with a trained model and its pipeline, in order.
+
+    Texts are encoded with ``pipeline.encode_source``, batched by length, decoded to EOS
+    and detokenized with ``pipeline.decode_target``. A text with no tokens translates to
+    ``""``. The model is moved to ``device`` first, and every batch is built there.
+
+    Args:
+        model: a trained [`Seq2Seq`][seqdata.models.Seq2Seq].
+        pipeline: the [`PairPipeline`][seqdata.PairPipeline] it was trained with (from the
+            checkpoint).
+        texts: one source sentence each.
+        max_len: the most target tokens to generate (EOS included); default
+            ``2 × longest source + 10`` per batch.
+        batch_size: sentences decoded at once.
+        device: where to decode: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a
+            ``torch.device`` (default: where the model is).
+
+    Returns:
+        One translation per text, in the order of ``texts``.
+
+    Raises:
+        ConfigError: ``model`` is not a Seq2Seq, a bad ``batch_size``/``max_len``, or a
+            device this machine does not have.
+    """
+    if not isinstance(model, Seq2Seq):
+        raise ConfigError(
+            f"translation needs a Seq2Seq checkpoint, but this one holds a {type(model).__name__}"
+        )
+    check_int("batch_size", batch_size)
+    check_optional_int("max_len", max_len)
+    dev = move_model(model, device)
+    model.eval()
+    out = [""] * len(texts)
+    ids: list[list[int]] = []
+    keep: list[int] = []
+    for i, text in enumerate(texts):
+        try:
+            encoded = pipeline.encode_source(text)
+        except SeqdataError:
+            if text.strip():
+                raise
+            continue  # an empty line: nothing to translate
+        if len(encoded):
+            ids.append(list(encoded))
+            keep.append(i)
+    if not ids:
+        return out
+    ragged = Ragged.from_sequences(ids)
+    order = np.argsort(-ragged.lengths, kind="stable")
+    pad = model.config.decoder.pad_id
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        src = ragged.take(chunk, pad_id=pad).to(dev)  # (B, S)
+        lengths = torch.from_numpy(ragged.lengths[chunk])  # (B,)
+        budget = max_len if max_len is not None else 2 * int(lengths.max()) + 10
+        hyp, hyp_lengths = model.greedy_decode(src, lengths, budget)  # (B, T), (B,)
+        for row, j in enumerate(chunk.tolist()):
+            out[keep[j]] = pipeline.decode_target(hyp[row, : int(hyp_lengths[row])].tolist())
+    return out
