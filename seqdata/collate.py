@@ -249,7 +249,7 @@ def lengths_for(lengths: Any, batch: int, max_len: int, name: str = "lengths") -
     lengths = lengths.to("cpu", torch.int64)
     if batch and (int(lengths.min()) < 1 or int(lengths.max()) > max_len):
         raise ShapeError(
-            f"every entry of {name} should be in [1, {max_len}] (the padded length), but got "
+            f"every length in {name} should be in [1, {max_len}] (the padded length), but got "
             f"min={int(lengths.min())}, max={int(lengths.max())}; empty sequences cannot be "
             "packed — give them at least one token (e.g. EOS) or filter them out first"
         )

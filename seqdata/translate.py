@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from seqdata import Ragged
 from seqdata._checks import check_int, check_optional_int
 from seqdata.device import move_model
 from seqdata.errors import ConfigError, SeqdataError
 from seqdata.models import Seq2Seq
+from seqdata.ragged import Ragged
 
 if TYPE_CHECKING:
-    from seqdata import PairPipeline
+    from seqdata.pipeline import PairPipeline
 
 __all__ = ["translate"]
 

@@ -75,7 +75,7 @@ def test_time_epoch_moves_the_model_to_the_given_device(moves: list[tuple[str, A
     seconds, loss = time_epoch(
         model, corpus, sampler, pad_id=pipeline.tgt_vocab.pad_id, device="cpu"
     )
-    assert [torch.device(d) for _, d in moves] == [torch.device("cpu")]
+    assert moves and {torch.device(d) for _, d in moves} == {torch.device("cpu")}
     assert seconds > 0 and loss > 0
 
 

@@ -21,6 +21,7 @@ LAYERS = {
     "seqdata.errors": 0,
     "seqdata._checks": 1,
     "seqdata.device": 1,
+    "seqdata.outputs": 1,
     "seqdata.specials": 1,
     "seqdata.texts": 1,
     "seqdata.flat": 2,
