@@ -124,7 +124,7 @@ def test_input_feeding_feeds_the_attentional_vector_into_the_next_step():
 
 
 def test_input_feeding_needs_attention():
-    with pytest.raises(ConfigError, match="input_feed=True .* needs attention"):
+    with pytest.raises(ConfigError, match=r"input_feed=True .* needs attention"):
         Decoder(10, 4, 6, input_feed=True)
 
 
