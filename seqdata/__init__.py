@@ -28,6 +28,7 @@ from seqdata.errors import (
 )
 from seqdata.framing import frame_source, frame_source_batch, frame_target, frame_target_batch
 from seqdata.hf import hf_lengths
+from seqdata.metrics import Score, corpus_bleu, corpus_chrf, perplexity
 from seqdata.pipeline import EncodedPairs, PairPipeline
 from seqdata.ragged import Ragged
 from seqdata.readers import iter_pair_chunks, iter_parallel_chunks, read_pairs, read_parallel
@@ -44,7 +45,9 @@ from seqdata.tokenizers import (
     make_tokenizer,
     tokenizer_from_dict,
 )
+from seqdata.translation import translate
 from seqdata.vocab import Vocab
+from seqdata.words import WordTokenizer
 
 __version__ = "0.1.0"
 
@@ -68,6 +71,7 @@ __all__ = [
     "ParallelCorpusWriter",
     "ParallelMismatchError",
     "Ragged",
+    "Score",
     "SentencePieceTokenizer",
     "SeqdataError",
     "SequenceTooLongError",
@@ -84,7 +88,10 @@ __all__ = [
     "Vocab",
     "VocabFormatError",
     "WhitespaceTokenizer",
+    "WordTokenizer",
     "WriteStats",
+    "corpus_bleu",
+    "corpus_chrf",
     "frame_source",
     "frame_source_batch",
     "frame_target",
@@ -96,8 +103,10 @@ __all__ = [
     "make_tokenizer",
     "pack",
     "padding_stats",
+    "perplexity",
     "read_pairs",
     "read_parallel",
     "tokenizer_from_dict",
+    "translate",
     "unpack",
 ]

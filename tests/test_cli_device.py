@@ -22,7 +22,7 @@ from seqdata.cli._batching import loader, time_epoch
 from seqdata.cli.demo import DemoConfig, run_demo
 from seqdata.models import Seq2Seq
 from seqdata.tasks.dates import dates
-from seqdata.translate import translate
+from seqdata.translation import translate
 
 SMALL = ["--hidden-size", "8", "--embed-dim", "8", "--quiet"]
 

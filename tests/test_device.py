@@ -65,6 +65,17 @@ MODELS = {
     "seq2seq-rnn-no-attention-tf0.5": lambda: Seq2Seq.build(
         14, 14, embed_dim=8, hidden_size=12, cell="rnn", attention=None, teacher_forcing_ratio=0.5
     ),
+    "seq2seq-recipe-additive-feed-smooth-tied": lambda: Seq2Seq.build(
+        14,
+        14,
+        embed_dim=12,
+        hidden_size=12,
+        attention="additive",
+        input_feed=True,
+        label_smoothing=0.1,
+        dropout=0.2,
+        tie_embeddings=True,
+    ),
     "tagger": lambda: SequenceTagger(14, 8, 12, num_tags=14),
     "classifier": lambda: SequenceClassifier(14, 8, 12, num_classes=3),
 }

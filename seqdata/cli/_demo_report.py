@@ -54,7 +54,7 @@ def _bleu(
     task: Task, model: Any, pipeline: Any, test: pl.DataFrame, device: torch.device
 ) -> tuple[float, float] | None:
     """Corpus BLEU of the model and of copying the source, for word-level tasks with sacrebleu."""
-    from seqdata.translate import translate
+    from seqdata.translation import translate
 
     if task.tokenizer == "char":
         return None
@@ -83,7 +83,7 @@ def samples(
 
     Returns the sample rows for ``samples.tsv`` and ``(BLEU, BLEU of copying the source)``.
     """
-    from seqdata.translate import translate
+    from seqdata.translation import translate
 
     shown = _pick(test, 8, seed)
     hyps = translate(model, pipeline, shown["src"].to_list(), max_len=budget, device=device)

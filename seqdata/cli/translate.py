@@ -100,7 +100,7 @@ def _load(checkpoint: str, device: Any) -> tuple[Any, Any, Any]:
 def run(args: argparse.Namespace) -> int:
     """Translate ``input`` (a file, or stdin) line by line to stdout."""
     from seqdata.device import resolve_device
-    from seqdata.translate import translate
+    from seqdata.translation import translate
 
     device = resolve_device(args.device)
     model, pipeline, extra = _load(args.checkpoint, device)

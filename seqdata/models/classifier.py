@@ -43,7 +43,8 @@ class SequenceClassifier(nn.Module):
     """Encoder → top layer's final state (both directions concatenated) → linear.
 
     Args:
-        vocab_size, embed_dim, hidden_size, cell, num_layers, bidirectional, dropout, pad_id:
+        vocab_size, embed_dim, hidden_size, cell, num_layers, bidirectional, dropout, pad_id,
+        embed_dropout:
             as for :class:`~seqdata.models.encoder.Encoder`.
         num_classes: number of classes ``C``.
 
@@ -62,10 +63,19 @@ class SequenceClassifier(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         pad_id: int = 0,
+        embed_dropout: float | None = None,
     ) -> None:
         super().__init__()
         self.encoder = Encoder(
-            vocab_size, embed_dim, hidden_size, cell, num_layers, bidirectional, dropout, pad_id
+            vocab_size,
+            embed_dim,
+            hidden_size,
+            cell,
+            num_layers,
+            bidirectional,
+            dropout,
+            pad_id,
+            embed_dropout,
         )
         self.config = SequenceClassifierConfig(self.encoder.config, num_classes)
         self.dropout = nn.Dropout(dropout)

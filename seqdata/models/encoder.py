@@ -47,6 +47,7 @@ class EncoderConfig:
     bidirectional: bool = False
     dropout: float = 0.0
     pad_id: int = 0
+    embed_dropout: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
@@ -54,6 +55,8 @@ class EncoderConfig:
         check_choice("cell", self.cell, CELLS)
         check_choice("bidirectional", self.bidirectional, (True, False))
         check_probability("dropout", self.dropout)
+        if self.embed_dropout is not None:
+            check_probability("embed_dropout", self.embed_dropout)
         check_id_in_vocab("pad_id", self.pad_id, self.vocab_size)
 
     @property
@@ -76,8 +79,9 @@ class Encoder(nn.Module):
         cell: ``"gru"``, ``"lstm"`` or ``"rnn"`` (tanh Elman cell).
         num_layers: stacked layers.
         bidirectional: also read right to left; outputs concatenate both directions.
-        dropout: dropout on the embeddings and between layers.
+        dropout: dropout between layers, and on the embeddings unless ``embed_dropout`` is set.
         pad_id: the padding id (its embedding stays zero).
+        embed_dropout: dropout on the embeddings (default: ``dropout``).
 
     Call: ``encoder(src (B, L), src_lengths (B,))`` → ``(outputs (B, L, dirs*H), state)`` where
     ``outputs`` is zero at padded positions and ``state`` is ``h_n (layers*dirs, B, H)`` in
@@ -96,13 +100,22 @@ class Encoder(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         pad_id: int = 0,
+        embed_dropout: float | None = None,
     ) -> None:
         super().__init__()
         self.config = EncoderConfig(
-            vocab_size, embed_dim, hidden_size, cell, num_layers, bidirectional, dropout, pad_id
+            vocab_size,
+            embed_dim,
+            hidden_size,
+            cell,
+            num_layers,
+            bidirectional,
+            dropout,
+            pad_id,
+            embed_dropout,
         )
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout if embed_dropout is None else embed_dropout)
         self.rnn = make_rnn(cell, embed_dim, hidden_size, num_layers, bidirectional, dropout)
 
     @classmethod

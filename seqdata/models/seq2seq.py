@@ -1,4 +1,5 @@
-"""Encoder-decoder (the notes' NMT model): teacher forcing, greedy decoding to EOS.
+"""Encoder-decoder (the notes' NMT model): teacher forcing, label smoothing, greedy and beam
+decoding to EOS (the loops live in [`seqdata.decoding`][seqdata.decoding]).
 
 The bridge from the encoder's final state to the decoder's initial state works for any pair
 of cells, depths and directions:
@@ -23,12 +24,15 @@ of cells, depths and directions:
 >>> ids, lengths = model.greedy_decode(batch.src, batch.src_lengths, max_len=5)
 >>> ids.shape[0], bool((lengths <= 5).all())
 (2, True)
+>>> out = model.beam_search(batch.src, batch.src_lengths, beam=3, return_attention=True)
+>>> out.ids.shape[0], tuple(out.attention.shape[::2])       # (B, T, S)
+(2, (2, 3))
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +51,9 @@ from seqdata.models._cells import (
 from seqdata.models.decoder import Decoder, DecoderConfig
 from seqdata.models.encoder import Encoder, EncoderConfig
 
+if TYPE_CHECKING:
+    from seqdata.decoding import Decoded
+
 __all__ = ["Seq2Seq", "Seq2SeqConfig"]
 
 
@@ -59,6 +66,7 @@ class Seq2SeqConfig:
     sos_id: int = 2
     eos_id: int = 3
     teacher_forcing_ratio: float = 1.0
+    label_smoothing: float = 0.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Seq2SeqConfig:
@@ -77,7 +85,10 @@ class Seq2Seq(nn.Module):
         sos_id: the start-of-sequence id that every target starts with.
         eos_id: the end-of-sequence id that stops decoding.
         teacher_forcing_ratio: the ratio :meth:`loss` uses while training (evaluation always
-            uses 1.0); :meth:`forward` takes its own.
+            uses 1.0); `forward` takes its own.
+        label_smoothing: the smoothing `loss` uses by default (torch's
+            ``cross_entropy(label_smoothing=…)``: the gold token gets ``1 - ε`` plus its
+            share of ``ε / V``); 0 is plain cross-entropy.
     """
 
     def __init__(
@@ -88,19 +99,23 @@ class Seq2Seq(nn.Module):
         sos_id: int = 2,
         eos_id: int = 3,
         teacher_forcing_ratio: float = 1.0,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__()
         enc, dec = encoder.config, decoder.config
         check_id_in_vocab("sos_id", sos_id, dec.vocab_size)
         check_id_in_vocab("eos_id", eos_id, dec.vocab_size)
         check_probability("teacher_forcing_ratio", teacher_forcing_ratio)
+        check_probability("label_smoothing", label_smoothing)
         if dec.attention is not None and dec.attended_size != enc.output_size:
             raise ConfigError(
                 f"the decoder attends to vectors of size memory_size={dec.attended_size}, but "
                 f"the encoder outputs dirs*H={enc.output_size}; build the decoder with "
                 f"memory_size={enc.output_size}"
             )
-        self.config = Seq2SeqConfig(enc, dec, sos_id, eos_id, teacher_forcing_ratio)
+        self.config = Seq2SeqConfig(
+            enc, dec, sos_id, eos_id, teacher_forcing_ratio, float(label_smoothing)
+        )
         self.teacher_forcing_ratio = teacher_forcing_ratio
         self.encoder = encoder
         self.decoder = decoder
@@ -129,10 +144,27 @@ class Seq2Seq(nn.Module):
         sos_id: int = 2,
         eos_id: int = 3,
         teacher_forcing_ratio: float = 1.0,
+        label_smoothing: float = 0.0,
+        input_feed: bool = False,
+        embed_dropout: float | None = None,
+        output_dropout: float | None = None,
+        tie_embeddings: bool = False,
     ) -> Seq2Seq:
-        """A matching encoder/decoder pair with the same cell, sizes and depth."""
+        """A matching encoder/decoder pair with the same cell, sizes and depth.
+
+        ``embed_dropout`` applies to both embeddings; the other options are the decoder's
+        ([`Decoder`][seqdata.models.Decoder]) and the loss's.
+        """
         encoder = Encoder(
-            src_vocab_size, embed_dim, hidden_size, cell, num_layers, bidirectional, dropout, pad_id
+            src_vocab_size,
+            embed_dim,
+            hidden_size,
+            cell,
+            num_layers,
+            bidirectional,
+            dropout,
+            pad_id,
+            embed_dropout,
         )
         decoder = Decoder(
             tgt_vocab_size,
@@ -144,6 +176,10 @@ class Seq2Seq(nn.Module):
             pad_id,
             attention,
             memory_size=encoder.output_size if attention is not None else None,
+            input_feed=input_feed,
+            embed_dropout=embed_dropout,
+            output_dropout=output_dropout,
+            tie_embeddings=tie_embeddings,
         )
         return cls(
             encoder,
@@ -151,6 +187,7 @@ class Seq2Seq(nn.Module):
             sos_id=sos_id,
             eos_id=eos_id,
             teacher_forcing_ratio=teacher_forcing_ratio,
+            label_smoothing=label_smoothing,
         )
 
     @classmethod
@@ -163,6 +200,7 @@ class Seq2Seq(nn.Module):
             sos_id=cfg.sos_id,
             eos_id=cfg.eos_id,
             teacher_forcing_ratio=cfg.teacher_forcing_ratio,
+            label_smoothing=cfg.label_smoothing,
         )
 
     def bridge(self, state: State) -> State:
@@ -216,13 +254,25 @@ class Seq2Seq(nn.Module):
                 inp = tgt_in[:, t + 1 : t + 2] if use_gold else step_logits.argmax(-1)  # (B, 1)
         return torch.cat(steps, dim=1)  # (B, Lt-1, V)
 
-    def loss(self, batch: Batch, teacher_forcing_ratio: float | None = None) -> Tensor:
+    def loss(
+        self,
+        batch: Batch,
+        teacher_forcing_ratio: float | None = None,
+        *,
+        label_smoothing: float | None = None,
+    ) -> Tensor:
         """Mean cross-entropy over the real target tokens (PAD ignored).
 
-        ``teacher_forcing_ratio`` defaults to the model's ratio while training, 1.0 in eval.
+        ``teacher_forcing_ratio`` defaults to the model's ratio while training, 1.0 in eval;
+        ``label_smoothing`` defaults to the model's ``config.label_smoothing`` (pass 0.0 for
+        the plain negative log-likelihood, e.g. to report perplexity).
         """
         if teacher_forcing_ratio is None:
             teacher_forcing_ratio = self.teacher_forcing_ratio if self.training else 1.0
+        if label_smoothing is None:
+            label_smoothing = self.config.label_smoothing
+        else:
+            check_probability("label_smoothing", label_smoothing)
         tgt, tgt_lengths = self._check_target(batch)
         gold = tgt[:, 1:]  # (B, Lt-1)
         # The real positions come from the CPU lengths (t < length - 1), not from comparing
@@ -237,23 +287,25 @@ class Seq2Seq(nn.Module):
                 tgt[:, :-1], state, memory, mask, lengths=tgt_lengths - 1
             )  # (B, Lt-1, H)
             feats = feats.reshape(-1, feats.shape[-1]).index_select(0, flat)  # (N, H)
-            return F.cross_entropy(self.decoder.project(feats), gold)  # (N, V) vs (N,)
+            logits = self.decoder.project(feats)  # (N, V)
+            return F.cross_entropy(logits, gold, label_smoothing=label_smoothing)
         logits = self(batch, teacher_forcing_ratio)  # (B, Lt-1, V)
         logits = logits.reshape(-1, logits.shape[-1]).index_select(0, flat)  # (N, V)
-        return F.cross_entropy(logits, gold)
+        return F.cross_entropy(logits, gold, label_smoothing=label_smoothing)
 
     def num_targets(self, batch: Batch) -> int:
         """How many target tokens :meth:`loss` averages over (the non-PAD ``tgt[:, 1:]``)."""
         _, tgt_lengths = self._check_target(batch)
         return int(tgt_lengths.sum()) - len(tgt_lengths)
 
-    @torch.no_grad()
     def greedy_decode(
         self, src: Tensor, src_lengths: Tensor, max_len: int
     ) -> tuple[Tensor, Tensor]:
         """The notes' loop: feed the argmax back until every sequence has produced EOS.
 
         Call ``model.eval()`` first if the model has dropout.
+        [`greedy`][seqdata.models.Seq2Seq.greedy] gives the same ids plus scores and
+        attention weights.
 
         Args:
             src: ``(B, S)`` source ids.
@@ -267,25 +319,46 @@ class Seq2Seq(nn.Module):
         """
         if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
             raise ConfigError(f"max_len should be a positive integer, but got max_len={max_len!r}")
-        cfg = self.config
-        memory, mask, state = self.encode(src, src_lengths)  # (B, S, E), (B, S)
-        batch = src.shape[0]
-        inp = torch.full((batch, 1), cfg.sos_id, dtype=torch.long, device=src.device)  # (B, 1)
-        done = torch.zeros(batch, dtype=torch.bool, device=src.device)  # (B,)
-        steps = []
-        for _ in range(max_len):
-            logits, state = self.decoder(inp, state, memory, mask)  # (B, 1, V)
-            nxt = logits[:, 0].argmax(-1).masked_fill(done, cfg.decoder.pad_id)  # (B,)
-            steps.append(nxt)
-            done = done | (nxt == cfg.eos_id)
-            inp = nxt[:, None]  # (B, 1)
-            if bool(done.all()):
-                break
-        ids = torch.stack(steps, dim=1)  # (B, T)
-        is_eos = ids == cfg.eos_id  # (B, T)
-        first = is_eos.int().argmax(dim=1)  # (B,) first EOS (0 if none)
-        lengths = torch.where(is_eos.any(dim=1), first + 1, torch.full_like(first, max_len))
-        return ids, lengths.to("cpu", torch.int64)
+        out = self.greedy(src, src_lengths, max_len=max_len)
+        return out.ids, out.lengths
+
+    def greedy(
+        self,
+        src: Tensor,
+        src_lengths: Tensor,
+        *,
+        max_len: int | None = None,
+        return_attention: bool = False,
+    ) -> Decoded:
+        """Greedy decoding with scores (and attention): see `seqdata.decoding.greedy_search`."""
+        from seqdata.decoding import greedy_search
+
+        return greedy_search(
+            self, src, src_lengths, max_len=max_len, return_attention=return_attention
+        )
+
+    def beam_search(
+        self,
+        src: Tensor,
+        src_lengths: Tensor,
+        *,
+        beam: int = 5,
+        max_len: int | None = None,
+        len_penalty: float = 1.0,
+        return_attention: bool = False,
+    ) -> Decoded:
+        """Batched beam search: see `seqdata.decoding.beam_search`."""
+        from seqdata.decoding import beam_search
+
+        return beam_search(
+            self,
+            src,
+            src_lengths,
+            beam=beam,
+            max_len=max_len,
+            len_penalty=len_penalty,
+            return_attention=return_attention,
+        )
 
     def _check_target(self, batch: Batch) -> tuple[Tensor, Tensor]:
         if batch.tgt is None or batch.tgt_lengths is None:

@@ -42,7 +42,8 @@ class SequenceTagger(nn.Module):
     """Encoder outputs (unpacked) → a per-step linear over the tags.
 
     Args:
-        vocab_size, embed_dim, hidden_size, cell, num_layers, bidirectional, dropout, pad_id:
+        vocab_size, embed_dim, hidden_size, cell, num_layers, bidirectional, dropout, pad_id,
+        embed_dropout:
             as for :class:`~seqdata.models.encoder.Encoder`.
         num_tags: number of tags ``K``.
 
@@ -62,10 +63,19 @@ class SequenceTagger(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         pad_id: int = 0,
+        embed_dropout: float | None = None,
     ) -> None:
         super().__init__()
         self.encoder = Encoder(
-            vocab_size, embed_dim, hidden_size, cell, num_layers, bidirectional, dropout, pad_id
+            vocab_size,
+            embed_dim,
+            hidden_size,
+            cell,
+            num_layers,
+            bidirectional,
+            dropout,
+            pad_id,
+            embed_dropout,
         )
         self.config = SequenceTaggerConfig(self.encoder.config, num_tags)
         self.dropout = nn.Dropout(dropout)

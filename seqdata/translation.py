@@ -1,8 +1,8 @@
 """Translate raw text with a trained [`Seq2Seq`][seqdata.models.Seq2Seq] and its pipeline.
 
 The sentences are encoded with the pipeline, sorted by length so that each batch holds
-sentences of similar length, decoded greedily to EOS on the chosen device, detokenized, and
-returned in the input order.
+sentences of similar length, decoded (greedily, or with a beam) to EOS on the chosen device,
+detokenized, and returned in the input order.
 """
 
 from __future__ import annotations
@@ -31,11 +31,13 @@ def translate(
     pipeline: PairPipeline,
     texts: Sequence[str],
     *,
+    beam: int = 1,
+    len_penalty: float = 1.0,
     max_len: int | None = None,
     batch_size: int = 64,
     device: torch.device | str | None = None,
 ) -> list[str]:
-    """Greedy-translate raw ``texts`` with a trained model and its pipeline, in order.
+    """Translate raw ``texts`` with a trained model and its pipeline, in order.
 
     Texts are encoded with ``pipeline.encode_source``, batched by length, decoded to EOS
     and detokenized with ``pipeline.decode_target``. A text with no tokens translates to
@@ -46,8 +48,10 @@ def translate(
         pipeline: the [`PairPipeline`][seqdata.PairPipeline] it was trained with (from the
             checkpoint).
         texts: one source sentence each.
+        beam: beam width; 1 decodes greedily (the argmax fed back to EOS).
+        len_penalty: the beam's length normalisation exponent (GNMT's alpha; 0: none).
         max_len: the most target tokens to generate (EOS included); default
-            ``2 × longest source + 10`` per batch.
+            ``2 × source length + 10`` per sentence.
         batch_size: sentences decoded at once.
         device: where to decode: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a
             ``torch.device`` (default: where the model is).
@@ -64,6 +68,7 @@ def translate(
             f"translation needs a Seq2Seq checkpoint, but this one holds a {type(model).__name__}"
         )
     check_int("batch_size", batch_size)
+    check_int("beam", beam)
     check_optional_int("max_len", max_len)
     dev = move_model(model, device)
     model.eval()
@@ -89,8 +94,13 @@ def translate(
         chunk = order[start : start + batch_size]
         src = ragged.take(chunk, pad_id=pad).to(dev)  # (B, S)
         lengths = torch.from_numpy(ragged.lengths[chunk])  # (B,)
-        budget = max_len if max_len is not None else 2 * int(lengths.max()) + 10
-        hyp, hyp_lengths = model.greedy_decode(src, lengths, budget)  # (B, T), (B,)
+        if beam == 1:
+            decoded = model.greedy(src, lengths, max_len=max_len)
+        else:
+            decoded = model.beam_search(
+                src, lengths, beam=beam, max_len=max_len, len_penalty=len_penalty
+            )
+        hyp, hyp_lengths = decoded.ids.cpu(), decoded.lengths.cpu()  # (B, T), (B,)
         for row, j in enumerate(chunk.tolist()):
             out[keep[j]] = pipeline.decode_target(hyp[row, : int(hyp_lengths[row])].tolist())
     return out
