@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from seqdata._checks import check_int
 from seqdata.collate import Batch
 from seqdata.errors import ConfigError, ShapeError
 from seqdata.models._cells import (
@@ -301,25 +302,13 @@ class Seq2Seq(nn.Module):
     def greedy_decode(
         self, src: Tensor, src_lengths: Tensor, max_len: int
     ) -> tuple[Tensor, Tensor]:
-        """The notes' loop: feed the argmax back until every sequence has produced EOS.
+        """Feed the argmax back until every sequence has produced EOS: ``(ids (B, T), lengths
+        (B,))``, lengths on the CPU and EOS included (``max_len`` for a row without EOS).
 
-        Call ``model.eval()`` first if the model has dropout.
         [`greedy`][seqdata.models.Seq2Seq.greedy] gives the same ids plus scores and
-        attention weights.
-
-        Args:
-            src: ``(B, S)`` source ids.
-            src_lengths: ``(B,)`` source lengths (any device).
-            max_len: the most tokens to generate per sequence (EOS included).
-
-        Returns:
-            ``ids (B, T)`` with ``T <= max_len`` — each row's tokens, its EOS, then PAD — and
-            ``lengths (B,)`` int64 on the CPU: tokens up to and including EOS (``max_len`` for
-            a row that never produced EOS).
+        attention weights; call ``model.eval()`` first if the model has dropout.
         """
-        if isinstance(max_len, bool) or not isinstance(max_len, int) or max_len < 1:
-            raise ConfigError(f"max_len should be a positive integer, but got max_len={max_len!r}")
-        out = self.greedy(src, src_lengths, max_len=max_len)
+        out = self.greedy(src, src_lengths, max_len=check_int("max_len", max_len))
         return out.ids, out.lengths
 
     def greedy(

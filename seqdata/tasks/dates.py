@@ -169,29 +169,35 @@ def dates(
         split_days = days[offset : offset + share[split]]
         offset += share[split]
         picks = rng.choice(len(split_days) * per_day, size=sizes[split], replace=False)
-        day_idx, rest = np.divmod(picks, per_day)
-        loc_idx, fmt_idx = np.divmod(rest, len(formats))
-        chosen = [start + dt.timedelta(days=int(d)) for d in split_days[day_idx]]
-        src = [
-            format_date(day, format=formats[f], locale=parsed[loc])
-            for day, loc, f in zip(chosen, loc_idx.tolist(), fmt_idx.tolist(), strict=True)
-        ]
         frames.append(
-            pl.DataFrame(
-                {
-                    "split": [split] * len(src),
-                    "src": src,
-                    "tgt": [day.isoformat() for day in chosen],
-                    "locale": [str(locales[i]) for i in loc_idx.tolist()],
-                    "format": [str(formats[i]) for i in fmt_idx.tolist()],
-                },
-                schema={
-                    "split": pl.Utf8,
-                    "src": pl.Utf8,
-                    "tgt": pl.Utf8,
-                    "locale": pl.Utf8,
-                    "format": pl.Utf8,
-                },
-            )
+            _split_frame(split, picks, split_days, start, parsed, locales, formats, per_day)
         )
     return pl.concat(frames)
+
+
+def _split_frame(
+    split: str,
+    picks: np.ndarray,
+    split_days: np.ndarray,
+    start: dt.date,
+    parsed: list[Locale],
+    locales: Sequence[str],
+    formats: Sequence[str],
+    per_day: int,
+) -> pl.DataFrame:
+    """One split's rows from its picked (day, locale, format) indices."""
+    day_idx, rest = np.divmod(picks, per_day)
+    loc_idx, fmt_idx = np.divmod(rest, len(formats))
+    chosen = [start + dt.timedelta(days=int(d)) for d in split_days[day_idx]]
+    src = [
+        format_date(day, format=formats[f], locale=parsed[loc])
+        for day, loc, f in zip(chosen, loc_idx.tolist(), fmt_idx.tolist(), strict=True)
+    ]
+    columns = {
+        "split": [split] * len(src),
+        "src": src,
+        "tgt": [day.isoformat() for day in chosen],
+        "locale": [str(locales[i]) for i in loc_idx.tolist()],
+        "format": [str(formats[i]) for i in fmt_idx.tolist()],
+    }
+    return pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Utf8))
