@@ -1,4 +1,4 @@
-"""Reference RNN/LSTM/GRU models that consume seqdata's batches, written to read like the notes.
+"""Reference RNN/LSTM/GRU models that consume seqdata's batches, each short enough to read.
 
 - :class:`Encoder` / :class:`Decoder` / :class:`Seq2Seq`: the packed encoder-decoder (NMT).
 - :class:`SequenceClassifier`: many-to-one (last hidden state → linear).
