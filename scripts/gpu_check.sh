@@ -45,12 +45,12 @@ names = ", ".join(torch.cuda.get_device_name(i) for i in range(n)) or "none"
 print(f"torch {torch.__version__}, CUDA available: {bool(n)}, GPUs: {n} ({names})")
 PY
 
-corpus() {  # a generated parallel corpus: digit strings and their reversals
-  $PY - "$WORK" <<'PY'
+corpus() {  # corpus N: N generated pairs, digit strings and their reversals
+  $PY - "$WORK" "$1" <<'PY'
 import random, sys
-out = sys.argv[1]
+out, n = sys.argv[1], int(sys.argv[2])
 rng = random.Random(0)
-src = [" ".join(str(rng.randrange(10)) for _ in range(rng.randint(3, 14))) for _ in range(6000)]
+src = [" ".join(str(rng.randrange(10)) for _ in range(rng.randint(3, 14))) for _ in range(n)]
 with open(f"{out}/train.src", "w") as s, open(f"{out}/train.tgt", "w") as t:
     for line in src:
         s.write(line + "\n")
@@ -64,11 +64,11 @@ ddp() {  # ddp NPROC [options]: tutorial 07's command
   $PY -m torch.distributed.run --standalone --nproc_per_node="$n" examples/ddp_train.py \
     --out "$WORK/ddp$n" --epochs 2 --num-examples 256 --batch-size 16 "$@"
 }
-cli_run() {  # prepare → train → translate on the generated corpus
+cli_run() {  # cli_run DEVICE PAIRS EPOCHS: prepare → train → translate on a generated corpus
   local dev=$1
-  corpus &&
+  corpus "$2" &&
   $PY -m seqdata prepare --src "$WORK/train.src" --tgt "$WORK/train.tgt" --out "$WORK/data-$dev" &&
-  $PY -m seqdata train "$WORK/data-$dev" --out "$WORK/ckpt-$dev" --epochs 2 --device "$dev" &&
+  $PY -m seqdata train "$WORK/data-$dev" --out "$WORK/ckpt-$dev" --epochs "$3" --device "$dev" &&
   $PY -m seqdata translate --checkpoint "$WORK/ckpt-$dev" --device "$dev" <"$WORK/test.src"
 }
 
@@ -78,13 +78,14 @@ if [ "$CUDA" = 1 ]; then
   step "seqdata demo --device cuda" $PY -m seqdata demo --device cuda --out "$WORK/demo"
   step "DDP 2 ranks (tutorial 07)" ddp 2 --backend gloo
   step "DDP 1 rank per GPU (nccl)" ddp "$($PY -c 'import torch; print(torch.cuda.device_count())')"
-  step "prepare/train/translate cuda" cli_run cuda
+  step "prepare/train/translate cuda" cli_run cuda 6000 2
   step "bench_train.py --device cuda" $PY benchmarks/bench_train.py --device cuda --pairs 20000
+  step "bench_decode.py --device cuda" $PY benchmarks/bench_decode.py --device cuda --quick
 else
   echo "no CUDA GPU here (torch.cuda.is_available() is False): running the CPU parts only" | tee -a "$LOG"
   step "device tests (CPU)" $PY -m pytest -q -p no:cacheprovider tests/test_device.py
   step "DDP 2 ranks, gloo (tutorial 07)" ddp 2
-  step "prepare/train/translate cpu" cli_run cpu
+  step "prepare/train/translate cpu" cli_run cpu 1000 1
 fi
 
 echo
