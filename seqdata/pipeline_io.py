@@ -110,7 +110,7 @@ def save_pipeline(pipeline: PairPipeline, path: str | os.PathLike[str]) -> Path:
 
 def _state_of(entry: Any, path: Path) -> Mapping[str, Any]:
     """The ``to_dict()`` state inside a pipeline file, a checkpoint config or a bare state."""
-    if isinstance(entry, Mapping) and "pipeline" in entry and "format" not in entry:
+    if isinstance(entry, Mapping) and "pipeline" in entry and "src_vocab" not in entry:
         entry = entry["pipeline"]  # a checkpoint's config.json
         if entry is None:
             raise ConfigError("the checkpoint holds no pipeline", path=path)
