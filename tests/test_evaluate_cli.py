@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import sacrebleu
 import torch
+from toy_translation import reversal_pairs, train_reversal
 
 from seqdata import PairPipeline
 from seqdata.checkpoint import save_checkpoint
@@ -24,34 +24,6 @@ from seqdata.cli import main
 from seqdata.collate import PadCollate
 from seqdata.models import CharLM, Seq2Seq
 from seqdata.translation import translate
-
-LETTERS = "abcdefghij"
-
-
-def reversal_pairs(n: int, seed: int) -> list[tuple[str, str]]:
-    rng = random.Random(seed)
-    pairs = []
-    for _ in range(n):
-        words = [rng.choice(LETTERS) for _ in range(rng.randint(3, 7))]
-        pairs.append((" ".join(words), " ".join(reversed(words))))
-    return pairs
-
-
-def train_reversal(steps: int = 100) -> tuple[Seq2Seq, PairPipeline]:
-    """A GRU + attention model trained ``steps`` Adam steps: good, not perfect (~85 BLEU)."""
-    pairs = reversal_pairs(2000, seed=0)
-    pipe = PairPipeline.build([s for s, _ in pairs], [t for _, t in pairs])
-    torch.manual_seed(0)
-    model = Seq2Seq.build(len(pipe.src_vocab), len(pipe.tgt_vocab), embed_dim=16, hidden_size=32)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    encoded = [pipe.encode_pair(s, t) for s, t in pairs]
-    collate, rng = PadCollate(), random.Random(1)
-    for _ in range(steps):
-        loss = model.loss(collate(rng.sample(encoded, 32)))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return model.eval(), pipe
 
 
 @pytest.fixture(scope="module")
