@@ -191,3 +191,14 @@ def test_bad_inputs_are_one_line_errors(
         main(["evaluate", "--checkpoint", ckpt, "--src", src, "--ref", src, "--beam", "0"])
     assert exit_.value.code == 2
     assert "--beam: should be a positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.cuda
+def test_evaluate_on_cuda_matches_the_cpu(
+    trained: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cpu = evaluate(trained, capsys, "--beam", "4", "--device", "cpu")
+    gpu = evaluate(trained, capsys, "--beam", "4", "--device", "cuda")
+    assert gpu["device"].startswith("cuda")
+    assert gpu["bleu"]["score"] == pytest.approx(cpu["bleu"]["score"], abs=0.5)
+    assert gpu["perplexity"] == pytest.approx(cpu["perplexity"], rel=1e-3)
