@@ -397,17 +397,14 @@ class PairPipeline:
         )
 
     def save(self, path: Any) -> Any:
-        """Write to ``path`` (a folder, or a ``.json`` file) with sentencepiece ``.model``
-        files beside it; returns the JSON's path
-        ([`save_pipeline`][seqdata.pipeline_io.save_pipeline])."""
+        """JSON plus ``.model`` files: [`save_pipeline`][seqdata.pipeline_io.save_pipeline]."""
         from seqdata.pipeline_io import save_pipeline
 
         return save_pipeline(self, path)
 
     @classmethod
     def load(cls, path: Any) -> PairPipeline:
-        """Read what `save` wrote, a prepared folder or a checkpoint folder
-        ([`load_pipeline`][seqdata.pipeline_io.load_pipeline])."""
+        """A file or its folder: [`load_pipeline`][seqdata.pipeline_io.load_pipeline]."""
         from seqdata.pipeline_io import load_pipeline
 
         return load_pipeline(path)
