@@ -9,12 +9,18 @@ sentences sorted by length. Prints sentences/s, output tokens/s and the beam/gre
 (beam search does ``K`` times the work per step, batched, so the ratio shows what batching
 the beams buys).
 
-    python benchmarks/bench_decode.py [--sentences 512] [--batch 64] [--device cpu|cuda|all]
+    python benchmarks/bench_decode.py [--sentences 512] [--batch 64] [--device cpu|cuda|all|auto]
+    python benchmarks/bench_decode.py --device cuda --quick    # a few seconds (gpu_check.sh)
+
+``--quick`` decodes 64 sentences (unless ``--sentences`` says otherwise). ``--device cuda``
+without a GPU is an error (exit 2); ``all`` runs the CPU and, when there is one, the GPU;
+``auto`` runs the GPU when there is one, else the CPU.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -64,19 +70,53 @@ def run(model: Seq2Seq, sources: list[torch.Tensor], batch: int, beam: int, dev:
     return time.perf_counter() - start, len(sources), tokens
 
 
+def devices_for(choice: str) -> list[str]:
+    """The devices to run for ``--device``; exits with status 2 on ``cuda`` without a GPU."""
+    has_cuda = torch.cuda.is_available()
+    if choice == "cuda" and not has_cuda:
+        print("bench_decode: error: --device cuda, but no CUDA GPU is visible", file=sys.stderr)
+        raise SystemExit(2)
+    if choice == "auto":
+        return ["cuda" if has_cuda else "cpu"]
+    if choice == "all":
+        return ["cpu", "cuda"] if has_cuda else ["cpu"]
+    return [choice]
+
+
+def bench_device(dev: str, sources: list[torch.Tensor], args: argparse.Namespace) -> None:
+    """Decode every source greedily and with the beam on ``dev``; print speeds and the ratio."""
+    model = make_model(args.vocab, seed=0).to(dev)
+    warm = sources[: min(args.batch, 8)]
+    for beam in (1, args.beam):  # warm-up: kernels, allocator, first-call overheads
+        run(model, warm, args.batch, beam, dev)
+    results = {}
+    for beam in (1, args.beam):
+        secs, n, toks = run(model, sources, args.batch, beam, dev)
+        results[beam] = n / secs
+        name = "greedy" if beam == 1 else f"beam {beam}"
+        print(
+            f"  {dev:4s} {name:8s}: {n / secs:8.1f} sentences/s, {toks / secs:9.0f} "
+            f"output tokens/s, mean output {toks / n:.1f} tokens, {secs:.2f} s"
+        )
+    ratio = results[args.beam] / results[1]
+    print(f"  {dev:4s} beam {args.beam} / greedy speed: {ratio:.2f}x ({1 / ratio:.1f}x slower)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sentences", type=int, default=512)
+    parser.add_argument("--sentences", type=int, default=None, help="default 512 (64 --quick)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--vocab", type=int, default=8000)
     parser.add_argument("--beam", type=int, default=5)
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "all"])
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "all", "auto"])
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="64 sentences: a few seconds")
     args = parser.parse_args()
+    if args.sentences is None:
+        args.sentences = 64 if args.quick else 512
     if args.threads:
         torch.set_num_threads(args.threads)
-    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
-    devices = [d for d in devices if d == "cpu" or torch.cuda.is_available()]
+    devices = devices_for(args.device)
     sources = make_sources(args.sentences, args.vocab, seed=0)
     mean_len = np.mean([len(s) for s in sources])
     print(
@@ -85,18 +125,7 @@ def main() -> None:
         f"{torch.get_num_threads()}"
     )
     for dev in devices:
-        model = make_model(args.vocab, seed=0).to(dev)
-        run(model, sources[: args.batch], args.batch, 1, dev)  # warm-up
-        results = {}
-        for beam in (1, args.beam):
-            secs, n, toks = run(model, sources, args.batch, beam, dev)
-            results[beam] = n / secs
-            name = "greedy" if beam == 1 else f"beam {beam}"
-            print(
-                f"  {dev:4s} {name:8s}: {n / secs:8.1f} sentences/s, {toks / secs:9.0f} "
-                f"output tokens/s, mean output {toks / n:.1f} tokens"
-            )
-        print(f"  {dev:4s} beam {args.beam} / greedy speed: {results[args.beam] / results[1]:.2f}x")
+        bench_device(dev, sources, args)
 
 
 if __name__ == "__main__":

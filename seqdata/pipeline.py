@@ -395,3 +395,16 @@ class PairPipeline:
             f"tgt_tokenizer={self.tgt_tokenizer!r}, src_vocab={self.src_vocab!r}, "
             f"tgt_vocab={self.tgt_vocab!r}, max_len={self.max_len})"
         )
+
+    def save(self, path: Any) -> Any:
+        """JSON plus ``.model`` files: [`save_pipeline`][seqdata.pipeline_io.save_pipeline]."""
+        from seqdata.pipeline_io import save_pipeline
+
+        return save_pipeline(self, path)
+
+    @classmethod
+    def load(cls, path: Any) -> PairPipeline:
+        """A file or its folder: [`load_pipeline`][seqdata.pipeline_io.load_pipeline]."""
+        from seqdata.pipeline_io import load_pipeline
+
+        return load_pipeline(path)

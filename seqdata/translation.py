@@ -3,6 +3,10 @@
 The sentences are encoded with the pipeline, sorted by length so that each batch holds
 sentences of similar length, decoded (greedily, or with a beam) to EOS on the chosen device,
 detokenized, and returned in the input order.
+
+[`reference_nll`][seqdata.translation.reference_nll] scores references instead: the model's
+teacher-forced negative log-likelihood of each reference given its source, the number behind
+perplexity.
 """
 
 from __future__ import annotations
@@ -14,15 +18,23 @@ import numpy as np
 import torch
 
 from seqdata._checks import check_int, check_optional_int
+from seqdata.collate import PadCollate
 from seqdata.device import move_model
-from seqdata.errors import ConfigError, SeqdataError
+from seqdata.errors import ConfigError, ParallelMismatchError, SeqdataError
 from seqdata.models import Seq2Seq
 from seqdata.ragged import Ragged
 
 if TYPE_CHECKING:
     from seqdata.pipeline import PairPipeline
 
-__all__ = ["translate"]
+__all__ = ["reference_nll", "translate"]
+
+
+def _check_model(model: object) -> None:
+    if not isinstance(model, Seq2Seq):
+        raise ConfigError(
+            f"translation needs a Seq2Seq checkpoint, but this one holds a {type(model).__name__}"
+        )
 
 
 @torch.no_grad()
@@ -63,10 +75,7 @@ def translate(
         ConfigError: ``model`` is not a Seq2Seq, a bad ``batch_size``/``max_len``, or a
             device this machine does not have.
     """
-    if not isinstance(model, Seq2Seq):
-        raise ConfigError(
-            f"translation needs a Seq2Seq checkpoint, but this one holds a {type(model).__name__}"
-        )
+    _check_model(model)
     check_int("batch_size", batch_size)
     check_int("beam", beam)
     check_optional_int("max_len", max_len)
@@ -104,3 +113,67 @@ def translate(
         for row, j in enumerate(chunk.tolist()):
             out[keep[j]] = pipeline.decode_target(hyp[row, : int(hyp_lengths[row])].tolist())
     return out
+
+
+@torch.no_grad()
+def reference_nll(
+    model: Seq2Seq,
+    pipeline: PairPipeline,
+    sources: Sequence[str],
+    references: Sequence[str],
+    *,
+    batch_size: int = 64,
+    device: torch.device | str | None = None,
+) -> tuple[float, int]:
+    """Teacher-forced negative log-likelihood of ``references`` given ``sources``.
+
+    Each pair is encoded with ``pipeline.encode_pair`` (so a reference longer than the
+    pipeline's ``max_len`` is cut as in training), and the model predicts every reference
+    token after SOS, EOS included, from the gold prefix, without label smoothing. Pairs
+    whose source has no tokens are skipped (they translate to ``""``). ``exp`` of the mean
+    is the perplexity ([`perplexity`][seqdata.metrics.perplexity]).
+
+    Args:
+        model: a trained [`Seq2Seq`][seqdata.models.Seq2Seq]; moved to ``device``.
+        pipeline: the [`PairPipeline`][seqdata.PairPipeline] it was trained with.
+        sources: ``N`` source sentences.
+        references: ``N`` reference translations, aligned with ``sources``.
+        batch_size: pairs scored at once.
+        device: where to run (default: where the model is).
+
+    Returns:
+        ``(mean NLL in nats per reference token, number of reference tokens)``;
+        ``(nan, 0)`` when no pair has a source token.
+
+    Raises:
+        ConfigError: ``model`` is not a Seq2Seq, or a bad ``batch_size``.
+        ParallelMismatchError: ``len(sources) != len(references)``.
+    """
+    _check_model(model)
+    check_int("batch_size", batch_size)
+    if len(sources) != len(references):
+        raise ParallelMismatchError(
+            f"sources and references should be aligned, but got {len(sources)} sources and "
+            f"{len(references)} references"
+        )
+    pairs = []
+    for src_text, ref_text in zip(sources, references, strict=True):
+        try:
+            pairs.append(pipeline.encode_pair(src_text, ref_text))
+        except SeqdataError:
+            if src_text.strip():
+                raise
+    dev = move_model(model, device)
+    was_training = model.training
+    model.eval()
+    pairs.sort(key=lambda pair: len(pair[0]), reverse=True)
+    collate = PadCollate(pad_id=model.config.decoder.pad_id)
+    total = torch.zeros((), dtype=torch.float64, device=dev)
+    tokens = 0
+    for start in range(0, len(pairs), batch_size):
+        batch = collate(pairs[start : start + batch_size]).to(dev, non_blocking=True)
+        n = model.num_targets(batch)
+        total += model.loss(batch, 1.0, label_smoothing=0.0).double() * n
+        tokens += n
+    model.train(was_training)
+    return (float(total) / tokens if tokens else float("nan")), tokens

@@ -44,6 +44,7 @@ LAYERS = {
     "seqdata.encoding": 5,
     "seqdata.text_pipeline": 6,
     "seqdata.pipeline": 7,
+    "seqdata.pipeline_io": 7,
     "seqdata.storage": 8,
     "seqdata.corpus": 8,
     "seqdata.distributed": 8,

@@ -1,7 +1,10 @@
 """``seqdata translate``: translate lines with a checkpoint, stdin to stdout.
 
 One output line per input line (an empty line translates to an empty line); the model runs
-on ``--device`` (``auto``: CUDA when a GPU is visible).
+on ``--device`` (``auto``: CUDA when a GPU is visible). Greedy by default; ``--beam K``
+searches ``K`` hypotheses per sentence, ranked with GNMT's length normalisation
+(``--len-penalty``). Outputs are at most ``--max-len`` tokens, by default ``2 × source
+length + 10`` per sentence.
 """
 
 from __future__ import annotations
@@ -11,9 +14,37 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seqdata.cli import UsageError, add_device_option, positive_int
+from seqdata.cli import UsageError, add_device_option, number, positive_int
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_decoding_options", "add_parser", "load_translator", "read_lines", "run"]
+
+nonnegative_float = number(float, lambda v: v >= 0, "a number >= 0")
+
+
+def add_decoding_options(p: argparse.ArgumentParser) -> None:
+    """``--beam``, ``--len-penalty``, ``--max-len``, ``--batch-size`` (translate, evaluate)."""
+    p.add_argument(
+        "--beam",
+        type=positive_int,
+        default=1,
+        help="beam width; 1 decodes greedily (default 1; 4-6 is usual for translation)",
+    )
+    p.add_argument(
+        "--len-penalty",
+        type=nonnegative_float,
+        default=1.0,
+        help="beam length normalisation: scores are divided by ((5 + length) / 6) ** A "
+        "(GNMT); 0 ranks by raw log-probability, which favours short outputs (default 1.0)",
+    )
+    p.add_argument(
+        "--max-len",
+        type=positive_int,
+        default=None,
+        help="most target tokens to generate, EOS included (default: 2 x source length + 10)",
+    )
+    p.add_argument(
+        "--batch-size", type=positive_int, default=128, help="sentences per batch (default 128)"
+    )
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -21,23 +52,19 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "translate",
         help="translate lines with a checkpoint (stdin to stdout)",
-        description="Greedy-translate one sentence per line with a checkpoint from seqdata "
-        "train or seqdata demo; output has one line per input line.",
+        description="Translate one sentence per line with a checkpoint from seqdata train or "
+        "seqdata demo, greedily or with --beam K; output has one line per input line.",
     )
     p.add_argument("input", nargs="?", default="-", help="input file, or - for stdin (default)")
     p.add_argument("--checkpoint", required=True, help="checkpoint folder")
     add_device_option(p)
-    p.add_argument(
-        "--batch-size", type=positive_int, default=128, help="sentences per batch (default 128)"
-    )
-    p.add_argument(
-        "--max-len", type=positive_int, default=None, help="most target tokens to generate"
-    )
+    add_decoding_options(p)
     p.set_defaults(func=run)
     return p
 
 
-def _read_lines(source: str) -> list[str]:
+def read_lines(source: str) -> list[str]:
+    """The lines of a UTF-8 file (``-``: stdin), without line ends or a leading BOM."""
     from seqdata import UndecodableInputError
 
     if source == "-":
@@ -51,7 +78,7 @@ def _read_lines(source: str) -> list[str]:
     if lines and lines[-1] == b"":
         lines.pop()
     out = []
-    for number, raw in enumerate(lines, start=1):
+    for line_no, raw in enumerate(lines, start=1):
         try:
             out.append(raw.decode("utf-8").removesuffix("\r"))
         except UnicodeDecodeError as err:
@@ -59,14 +86,14 @@ def _read_lines(source: str) -> list[str]:
                 f"is not valid UTF-8 ({err.reason} at byte {err.start}); convert the file to "
                 "UTF-8 first",
                 path=name,
-                line=number,
+                line=line_no,
             ) from None
     if out and out[0].startswith("\ufeff"):
         out[0] = out[0][1:]
     return out
 
 
-def _load(checkpoint: str, device: Any) -> tuple[Any, Any, Any]:
+def load_translator(checkpoint: str, device: Any) -> tuple[Any, Any, Any]:
     """``(model, pipeline, extra)`` of a Seq2Seq checkpoint whose pipeline fits the model."""
     from seqdata import CheckpointError
     from seqdata.models import Seq2Seq
@@ -103,13 +130,17 @@ def run(args: argparse.Namespace) -> int:
     from seqdata.translation import translate
 
     device = resolve_device(args.device)
-    model, pipeline, extra = _load(args.checkpoint, device)
-    texts = _read_lines(args.input)
-    max_len = args.max_len
-    if max_len is None and isinstance(extra, dict) and isinstance(extra.get("max_tgt_len"), int):
-        max_len = 2 * int(extra["max_tgt_len"])
+    model, pipeline, _ = load_translator(args.checkpoint, device)
+    texts = read_lines(args.input)
     hyps = translate(
-        model, pipeline, texts, max_len=max_len, batch_size=args.batch_size, device=device
+        model,
+        pipeline,
+        texts,
+        beam=args.beam,
+        len_penalty=args.len_penalty,
+        max_len=args.max_len,
+        batch_size=args.batch_size,
+        device=device,
     )
     sys.stdout.write("".join(h.replace("\n", " ") + "\n" for h in hyps))
     sys.stdout.flush()
