@@ -36,7 +36,14 @@ from seqdata.collate import Batch
 from seqdata.device import move_model
 from seqdata.errors import SeqdataError, StateDictError
 
-__all__ = ["Progress", "Trainer", "TrainingDivergedError", "get_rng_state", "set_rng_state"]
+__all__ = [
+    "Progress",
+    "Trainer",
+    "TrainingDivergedError",
+    "get_rng_state",
+    "set_rng_state",
+    "train_step",
+]
 
 
 class TrainingDivergedError(SeqdataError):
@@ -91,6 +98,27 @@ def _targets(model: nn.Module, batch: Batch) -> int:
 def _tokens(batch: Batch) -> int:
     tgt = 0 if batch.tgt_lengths is None else int(batch.tgt_lengths.sum())
     return int(batch.src_lengths.sum()) + tgt
+
+
+def train_step(
+    model: nn.Module,
+    batch: Batch,
+    optimizer: torch.optim.Optimizer,
+    *,
+    clip_norm: float | None = 1.0,
+) -> Tensor:
+    """One optimisation step on a batch already on the model's device; returns the loss.
+
+    Reads no value back from the device (no ``.item()``, no boolean masks of device values):
+    the tests run it on the ``meta`` device, where any such read fails.
+    """
+    loss: Tensor = model.loss(batch)  # type: ignore[operator]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    optimizer.step()
+    return loss.detach()
 
 
 Hook = Callable[["Trainer"], Any]
@@ -238,8 +266,6 @@ class Trainer:
         return batches
 
     def _epoch(self) -> None:
-        from seqdata.train import train_step
-
         p, model = self.progress, self.model
         model.train()
         check_every_step = self.device.type != "cuda"
