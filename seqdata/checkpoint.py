@@ -213,9 +213,7 @@ def _save_error(path: Path, err: OSError) -> CheckpointError:
     why = "the disk is full" if err.errno == errno.ENOSPC else f"the write failed ({err})"
     good = [p for p in (path, _prev(path)) if _is_checkpoint(p)]
     where = (
-        f"the last good checkpoint is {good[0]}"
-        if good
-        else "there is no earlier checkpoint here"
+        f"the last good checkpoint is {good[0]}" if good else "there is no earlier checkpoint here"
     )
     return CheckpointError(
         f"could not be saved: {why}; {where} — free some space (or choose another --out) "

@@ -233,8 +233,10 @@ class Trainer:
 
     def _done(self) -> bool:
         p = self.progress
-        return self.stopped_early or p.epoch >= self.epochs or (
-            self.max_steps is not None and p.step >= self.max_steps
+        return (
+            self.stopped_early
+            or p.epoch >= self.epochs
+            or (self.max_steps is not None and p.step >= self.max_steps)
         )
 
     def run(self) -> Progress:

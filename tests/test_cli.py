@@ -163,9 +163,22 @@ def test_stats_with_a_token_budget(prepared: Path, capsys: pytest.CaptureFixture
 def test_train_writes_a_checkpoint_and_translate_reads_files_and_stdin(
     checkpoint: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert {p.name for p in checkpoint.iterdir()} == {"config.json", "model.pt"}
-    config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    assert {p.name for p in checkpoint.iterdir()} == {
+        "best",
+        "last",
+        "metrics.jsonl",
+        "curves.png",
+        "seqdata-output.json",
+    }
+    assert {p.name for p in (checkpoint / "last").iterdir()} == {
+        "config.json",
+        "model.pt",
+        "optimizer.pt",
+        "train_state.pt",
+    }
+    config = json.loads((checkpoint / "last" / "config.json").read_text(encoding="utf-8"))
     assert config["extra"]["history"][0]["epoch"] == 1
+    assert {"bleu", "chrf", "valid_ppl"} <= set(config["extra"]["history"][0])
     assert config["extra"]["max_tgt_len"] == 12
     lines = ["3 mars 2021", "", "Feb 29, 2024", "2024년 2월 29일"]
     source = corpus / "to_translate.txt"
@@ -302,15 +315,17 @@ def test_checkpoint_from_another_vocabulary(
     code = main(
         ["train", str(other), "--resume", str(checkpoint), "--out", str(tmp_path / "c2"), "--quiet"]
     )
-    assert_clean_error((code, capsys.readouterr().err), "another vocabulary", str(checkpoint))
+    assert_clean_error(
+        (code, capsys.readouterr().err), "another vocabulary", str(checkpoint / "last")
+    )
     assert not (tmp_path / "c2").exists()
     # a checkpoint whose pipeline was swapped for one with other vocabularies
     swapped = tmp_path / "swapped"
     swapped.mkdir()
-    config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    config = json.loads((checkpoint / "best" / "config.json").read_text(encoding="utf-8"))
     config["pipeline"] = json.loads((other / "pipeline.json").read_text(encoding="utf-8"))
     (swapped / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    (swapped / "model.pt").write_bytes((checkpoint / "model.pt").read_bytes())
+    (swapped / "model.pt").write_bytes((checkpoint / "best" / "model.pt").read_bytes())
     source = tmp_path / "in.txt"
     source.write_text("3 mars 2021\n", encoding="utf-8")
     code = main(["translate", "--checkpoint", str(swapped), str(source)])
@@ -363,7 +378,7 @@ def test_output_folder_of_something_else_is_never_overwritten(
     code = main(["demo", "--size", "10", "--out", str(precious)])
     assert_clean_error((code, capsys.readouterr().err), "refusing to overwrite")
     code = main(["train", str(prepared), "--out", str(precious)])
-    assert_clean_error((code, capsys.readouterr().err), "refusing to overwrite")
+    assert_clean_error((code, capsys.readouterr().err), "exists and is not empty")
     assert [p.name for p in precious.iterdir()] == ["thesis.tex"]
 
 
