@@ -60,7 +60,7 @@ def format_duration(seconds: float) -> str:
     """``75`` → ``'1m15s'``; hours when it takes hours."""
     if not math.isfinite(seconds):
         return "?"
-    s = int(round(max(seconds, 0.0)))
+    s = round(max(seconds, 0.0))
     h, rest = divmod(s, 3600)
     m, s = divmod(rest, 60)
     if h:
@@ -69,7 +69,7 @@ def format_duration(seconds: float) -> str:
 
 
 class MetricsLog:
-    """Append JSON objects, one a line, to ``path`` (flushed at once, so a killed run keeps them)."""
+    """Append JSON objects, one a line, to ``path`` (written at once: a killed run keeps them)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)

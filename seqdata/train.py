@@ -57,10 +57,10 @@ __all__ = [
     "load_checkpoint",
     "load_optimizer_state",
     "save_checkpoint",
-    "translation_scores",
     "train_bptt",
     "train_epoch",
     "train_step",
+    "translation_scores",
 ]
 
 _POSTFIX_EVERY_S = 1.0  # the progress bar reads the loss back at most this often

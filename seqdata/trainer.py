@@ -9,8 +9,9 @@ the RNG states (python, numpy, torch, CUDA) and a free ``meta`` dict (history, b
 With the model's and the optimizer's state it is enough for a run killed at any step and
 resumed from its last save to end with the same weights as one never interrupted.
 
-A non-finite loss stops the run with a [`TrainingDivergedError`][seqdata.trainer.TrainingDivergedError]
-naming the step; on a GPU the check is a device-side flag read at each log and save point
+A non-finite loss stops the run with a
+[`TrainingDivergedError`][seqdata.trainer.TrainingDivergedError] naming the step; on a GPU
+the check is a device-side flag read at each log and save point
 (no host sync per step), on the CPU every step.
 
 >>> import torch
