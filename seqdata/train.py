@@ -231,7 +231,7 @@ def exact_match(
 def _bleu_chrf(hyps: list[str], refs: list[str]) -> tuple[float, float]:
     """Corpus BLEU and chrF (sacrebleu), through ``seqdata.metrics`` when it is installed."""
     try:
-        from seqdata.metrics import corpus_bleu, corpus_chrf  # type: ignore[import-not-found]
+        from seqdata.metrics import corpus_bleu, corpus_chrf
 
         return float(corpus_bleu(hyps, refs).score), float(corpus_chrf(hyps, refs).score)
     except ImportError:

@@ -68,7 +68,7 @@ class Progress:
 
 def get_rng_state() -> dict[str, Any]:
     """Every global RNG a training step may draw from: python, numpy, torch, CUDA."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
         "python": random.getstate(),
         "numpy": [kind, torch.from_numpy(np.asarray(keys).copy()), pos, has_gauss, cached],
