@@ -51,6 +51,8 @@ LAYERS = {
     "seqdata.models": 9,
     "seqdata.lm": 10,
     "seqdata.checkpoint": 10,
+    "seqdata.trainer": 10,
+    "seqdata.runlog": 1,
     "seqdata.train": 11,
     "seqdata.translate": 11,
     "seqdata.plots": 11,

@@ -14,16 +14,17 @@ from typing import Any
 
 from seqdata.cli import UsageError
 
-__all__ = ["OWN_FILES", "UNSET", "apply_config", "check_run_folder", "mark_unset"]
+__all__ = ["OWN_FILES", "apply_config", "check_run_folder", "track_given"]
 
 
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
+class _Given(argparse.Action):
+    """Mixed into an option's action: records that the command line gave it."""
 
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        given = set(getattr(namespace, "_given", set()))
+        namespace._given = given | {self.dest}
+        super().__call__(parser, namespace, values, option_string)
 
-UNSET: Any = _Unset()
-"""The parse-time default of every ``train`` option: "not given on the command line"."""
 
 OWN_FILES = (
     "last",
@@ -41,13 +42,18 @@ OWN_FILES = (
 """What ``seqdata train`` writes into its run folder (and ``--overwrite`` may remove)."""
 
 
-def mark_unset(p: argparse.ArgumentParser) -> dict[str, Any]:
-    """Replace every option's default by ``UNSET``; returns the real defaults by dest."""
+def track_given(p: argparse.ArgumentParser) -> dict[str, Any]:
+    """Make ``p`` record which options the command line gave; returns their defaults by dest.
+
+    The defaults stay in the parser (``parse_args`` shows them as usual); a ``--config``
+    file or a resumed run's settings replace only the options that were not given.
+    """
     defaults: dict[str, Any] = {}
     for action in p._actions:
         if action.option_strings and action.dest not in ("help", "config"):
             defaults[action.dest] = action.default
-            action.default = UNSET
+            base = type(action)
+            action.__class__ = type(f"Given{base.__name__}", (_Given, base), {})
     return defaults
 
 
@@ -96,7 +102,8 @@ def _convert(action: argparse.Action, value: Any, file: str) -> Any:
 def apply_config(
     args: argparse.Namespace, p: argparse.ArgumentParser, defaults: dict[str, Any]
 ) -> argparse.Namespace:
-    """Fill every option left ``UNSET``: from ``--config`` when it names it, else the default."""
+    """Every option the command line did not give: from ``--config`` if it names it, else
+    from ``defaults`` (the parser's, or a resumed run's)."""
     file = getattr(args, "config", None)
     config = _read_config(file) if file else {}
     actions = {a.dest: a for a in p._actions if a.dest in defaults}
@@ -106,8 +113,9 @@ def apply_config(
             f"--config {file} has unknown options {unknown}; use the names of "
             "`seqdata train --help` (e.g. batch_size: 64)"
         )
+    given: set[str] = getattr(args, "_given", set())
     for dest, default in defaults.items():
-        if getattr(args, dest) is UNSET:
+        if dest not in given:
             value = _convert(actions[dest], config[dest], str(file)) if dest in config else default
             setattr(args, dest, value)
     return args

@@ -12,12 +12,12 @@ from typing import Any
 
 from seqdata.cli import UsageError
 from seqdata.cli._prepared import load_prepared
-from seqdata.cli._train_options import UNSET, apply_config, check_run_folder
+from seqdata.cli._train_options import apply_config, check_run_folder
 from seqdata.runlog import LOGGER, MetricsLog, ProgressLine, setup_logging
 
 __all__ = ["EpochEnd", "WarmupDecay", "train_run"]
 
-_NOT_HYPERPARAMETERS = ("func", "command", "dir", "out", "resume", "overwrite", "config")
+_NOT_HYPERPARAMETERS = ("func", "command", "dir", "out", "resume", "overwrite", "config", "_given")
 
 
 class WarmupDecay:
@@ -32,7 +32,7 @@ class WarmupDecay:
 
 
 def _resume_source(args: argparse.Namespace) -> Path | None:
-    if args.resume is None or args.resume is UNSET:
+    if args.resume is None:
         return None
     from seqdata.checkpoint import checkpoint_path
 
@@ -238,8 +238,6 @@ def _prepare(
     args: argparse.Namespace, parser: argparse.ArgumentParser, defaults: dict[str, Any]
 ) -> Path | None:
     """Settle the options (flags > --config > a resumed run's > defaults) and ``--out``."""
-    if args.resume is UNSET:
-        args.resume = None
     ckpt = _resume_source(args)
     saved = _saved_hyperparameters(ckpt)
     merged = {**defaults, **{k: v for k, v in saved.items() if k in defaults}}

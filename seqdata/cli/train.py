@@ -159,7 +159,7 @@ def _add_valid_options(p: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``seqdata train``."""
-    from seqdata.cli._train_options import mark_unset
+    from seqdata.cli._train_options import track_given
 
     p: argparse.ArgumentParser = subparsers.add_parser(
         "train",
@@ -175,7 +175,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     _add_training_options(p)
     _add_valid_options(p)
     p.set_defaults(func=run)
-    _PARSER["parser"], _PARSER["defaults"] = p, mark_unset(p)
+    _PARSER["parser"], _PARSER["defaults"] = p, track_given(p)
     return p
 
 
