@@ -3,7 +3,17 @@
 - ``config.json`` — the model's class and config, the pipeline's ``to_dict()`` (tokenizers +
   vocabs), your ``extra`` (JSON), and the SHA-256 of every weight file;
 - ``model.pt`` — ``model.state_dict()`` (loads with ``torch.load(weights_only=True)``);
-- ``optimizer.pt`` — ``optimizer.state_dict()``, when given.
+- ``optimizer.pt`` — ``optimizer.state_dict()``, when given;
+- ``train_state.pt`` — the rest of a resumable run, when given (scheduler, epoch, step,
+  sampler position, RNG states: see [`load_train_state`][seqdata.checkpoint.load_train_state]).
+
+``config.json`` also records the pipeline's vocabulary fingerprint, so a model never meets a
+pipeline with other vocabularies silently: ``load_checkpoint(path, pipeline=p)`` refuses one.
+
+Replacing a checkpoint keeps the last good one: the new one is written beside it, the old
+one is renamed to ``.NAME.prev`` and the new one into place, and only then is the old one
+deleted; a run killed in between leaves ``.NAME.prev``, which ``load_checkpoint`` reads.
+A run folder of ``seqdata train`` (with ``best/`` and ``last/`` checkpoints) loads its best.
 
 >>> import tempfile
 >>> from seqdata.models import CharLM
@@ -19,6 +29,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib
 import json
@@ -38,8 +49,12 @@ from seqdata.models import CharLM, Seq2Seq, SequenceClassifier, SequenceTagger
 
 __all__ = [
     "Checkpoint",
+    "check_pipeline",
+    "checkpoint_path",
     "load_checkpoint",
     "load_optimizer_state",
+    "load_train_state",
+    "pipeline_fingerprint",
     "save_checkpoint",
 ]
 
@@ -66,6 +81,66 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def pipeline_fingerprint(pipeline: Any) -> str | None:
+    """SHA-256 of a pipeline's tokenizers and vocabularies (``None`` for no pipeline).
+
+    Uses ``pipeline.fingerprint()`` when the pipeline has one, else hashes the tokenizer and
+    vocabulary parts of ``to_dict()`` (canonical JSON), so two pipelines with the same tokens
+    in another order differ.
+    """
+    if pipeline is None:
+        return None
+    own = getattr(pipeline, "fingerprint", None)
+    if callable(own):
+        return str(own())
+    state = pipeline.to_dict()
+    parts = {k: v for k, v in state.items() if "vocab" in k or "tokenizer" in k}
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _prev(path: Path) -> Path:
+    return path.parent / f".{path.name}.prev"
+
+
+def _write_files(
+    tmp: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer | None,
+    train_state: Mapping[str, Any] | None,
+    config: dict[str, Any],
+) -> None:
+    torch.save(model.state_dict(), tmp / "model.pt")
+    if optimizer is not None:
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    if train_state is not None:
+        torch.save(dict(train_state), tmp / "train_state.pt")
+    config["files"] = {f.name: _sha256(f) for f in sorted(tmp.glob("*.pt"))}
+    try:
+        text = json.dumps(config, indent=2, sort_keys=True)
+    except TypeError as err:
+        raise ConfigError(
+            f"the checkpoint config must be JSON-serialisable ({err}); pass plain "
+            "numbers/strings/lists/dicts as extra"
+        ) from err
+    with (tmp / "config.json").open("w", encoding="utf-8") as f:
+        f.write(text + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _swap_in(tmp: Path, path: Path) -> None:
+    """Move ``tmp`` to ``path``; an old ``path`` survives as ``.NAME.prev`` until then."""
+    prev = _prev(path)
+    if path.exists():
+        if prev.exists():
+            shutil.rmtree(prev)
+        os.replace(path, prev)
+    os.replace(tmp, path)
+    if prev.exists():
+        shutil.rmtree(prev, ignore_errors=True)
+
+
 def save_checkpoint(
     directory: str | os.PathLike[str],
     model: nn.Module,
@@ -73,19 +148,29 @@ def save_checkpoint(
     pipeline: Any = None,
     optimizer: torch.optim.Optimizer | None = None,
     extra: Any = None,
+    train_state: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write a checkpoint directory atomically (a temp dir, then a rename).
 
     Args:
-        directory: the checkpoint directory; an existing checkpoint there is replaced, any
-            other existing non-empty directory is refused.
+        directory: the checkpoint directory; an existing checkpoint there is replaced (kept
+            as ``.NAME.prev`` until the new one is in place), any other existing non-empty
+            directory is refused.
         model: one of seqdata's models (it has a ``config`` dataclass).
-        pipeline: a ``PairPipeline`` / ``TextPipeline`` (stored via ``to_dict()``), or ``None``.
+        pipeline: a ``PairPipeline`` / ``TextPipeline`` (stored via ``to_dict()``, with its
+            [`pipeline_fingerprint`][seqdata.checkpoint.pipeline_fingerprint]), or ``None``.
         optimizer: also save its state, for resuming training.
-        extra: anything JSON-serialisable (epoch, metrics …).
+        extra: anything JSON-serialisable (epoch, metrics, hyperparameters …).
+        train_state: the rest of a resumable run (tensors, numbers, lists, dicts), saved as
+            ``train_state.pt`` and read back by
+            [`load_train_state`][seqdata.checkpoint.load_train_state].
 
     Returns:
         The checkpoint directory.
+
+    Raises:
+        CheckpointError: the directory holds something else, or the disk refused the write
+            (full, read-only); the message names the last good checkpoint, which is intact.
     """
     path = Path(directory)
     name = type(model).__name__
@@ -106,39 +191,64 @@ def save_checkpoint(
         "pipeline": None
         if pipeline is None
         else {"class": type(pipeline).__name__, "state": pipeline.to_dict()},
+        "pipeline_fingerprint": pipeline_fingerprint(pipeline),
         "extra": extra,
         "files": {},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp: Path | None = None
     try:
-        torch.save(model.state_dict(), tmp / "model.pt")
-        if optimizer is not None:
-            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        config["files"] = {f.name: _sha256(f) for f in sorted(tmp.glob("*.pt"))}
-        try:
-            text = json.dumps(config, indent=2, sort_keys=True)
-        except TypeError as err:
-            raise ConfigError(
-                f"the checkpoint config must be JSON-serialisable ({err}); pass plain "
-                "numbers/strings/lists/dicts as extra"
-            ) from err
-        (tmp / "config.json").write_text(text + "\n", encoding="utf-8")
-        if path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
-            os.replace(path, old / path.name)
-            os.replace(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        _write_files(tmp, model, optimizer, train_state, config)
+        _swap_in(tmp, path)
+    except OSError as err:
+        raise _save_error(path, err) from err
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        if tmp is not None and tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def _save_error(path: Path, err: OSError) -> CheckpointError:
+    why = "the disk is full" if err.errno == errno.ENOSPC else f"the write failed ({err})"
+    good = [p for p in (path, _prev(path)) if _is_checkpoint(p)]
+    where = (
+        f"the last good checkpoint is {good[0]}" if good else "there is no earlier checkpoint here"
+    )
+    return CheckpointError(
+        f"could not be saved: {why}; {where} — free some space (or choose another --out) "
+        "and resume from it",
+        path=path,
+    )
 
 
 def _is_checkpoint(path: Path) -> bool:
     return (path / "config.json").is_file()
+
+
+def checkpoint_path(directory: str | os.PathLike[str], *, prefer: str = "best") -> Path:
+    """The checkpoint directory ``directory`` names, resolving a run folder and leftovers.
+
+    - a checkpoint directory (it has ``config.json``): itself;
+    - a run folder of ``seqdata train``: its ``best/`` (``prefer="best"``) or ``last/``
+      checkpoint, falling back to the other;
+    - a checkpoint whose replacement was interrupted: the ``.NAME.prev`` left beside it.
+
+    Anything else is returned unchanged (loading it then names what is missing).
+    """
+    path = Path(directory)
+    if _is_checkpoint(path):
+        return path
+    names = ("best", "last") if prefer == "best" else ("last", "best")
+    for name in names:
+        found = checkpoint_path(path / name) if (path / name).exists() else None
+        if found is not None and _is_checkpoint(found):
+            return found
+        if _is_checkpoint(_prev(path / name)):
+            return _prev(path / name)
+    if _is_checkpoint(_prev(path)):
+        return _prev(path)
+    return path
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -180,21 +290,28 @@ def _load_weights(path: Path, sha: str | None, map_location: Any) -> Any:
         raise CheckpointError(f"cannot be read by torch.load ({err})", path=path) from err
 
 
-def load_checkpoint(directory: str | os.PathLike[str], map_location: Any = "cpu") -> Checkpoint:
+def load_checkpoint(
+    directory: str | os.PathLike[str], map_location: Any = "cpu", *, pipeline: Any = None
+) -> Checkpoint:
     """Rebuild the model (in eval mode) and the pipeline from a checkpoint directory.
 
     Args:
-        directory: written by :func:`save_checkpoint`.
+        directory: written by [`save_checkpoint`][seqdata.checkpoint.save_checkpoint], or a
+            run folder of ``seqdata train`` (its best checkpoint is loaded).
         map_location: where to load the weights (``torch.load``'s argument).
+        pipeline: the pipeline you mean to use the model with; refused when its
+            vocabularies differ from the ones the model was trained with.
 
     Returns:
         ``Checkpoint(model, pipeline, extra)``; ``pipeline`` is ``None`` if none was saved.
 
     Raises:
-        CheckpointError: naming the missing, corrupted or mismatched file.
+        CheckpointError: naming the missing, corrupted or mismatched file, or a ``pipeline``
+            with other vocabularies.
     """
-    path = Path(directory)
+    path = checkpoint_path(directory)
     config = _read_config(path)
+    check_pipeline(config, pipeline, path)
     cfg_path = path / "config.json"
     try:
         cls = MODEL_CLASSES[config["model"]["class"]]
@@ -220,6 +337,47 @@ def load_checkpoint(directory: str | os.PathLike[str], map_location: Any = "cpu"
     return Checkpoint(model, pipeline, config.get("extra"))
 
 
+def check_pipeline(config: Mapping[str, Any], pipeline: Any, path: Path) -> None:
+    """Refuse ``pipeline`` when its fingerprint differs from the one in ``config``."""
+    if pipeline is None:
+        return
+    saved = config.get("pipeline_fingerprint")
+    if saved is None and config.get("pipeline") is not None:
+        entry = config["pipeline"]
+        saved = pipeline_fingerprint(_rebuild_pipeline(entry, path / "config.json"))
+    given = pipeline_fingerprint(pipeline)
+    if saved is not None and saved != given:
+        raise CheckpointError(
+            "was trained with other vocabularies than the pipeline given (fingerprint "
+            f"{saved[:12]} vs {given[:12] if given else None}); use the checkpoint's own "
+            "pipeline, or prepare the data with it",
+            path=path,
+        )
+
+
+def load_train_state(
+    directory: str | os.PathLike[str], map_location: Any = "cpu"
+) -> dict[str, Any]:
+    """``train_state.pt`` of a checkpoint: what a run needs to resume exactly.
+
+    Raises:
+        CheckpointError: the checkpoint has none (it was saved without ``train_state``), or
+            the file is missing or corrupted.
+    """
+    path = checkpoint_path(directory, prefer="last")
+    files = _read_config(path).get("files") or {}
+    if "train_state.pt" not in files:
+        raise CheckpointError(
+            "has no training state to resume from (it was not written by a resumable run); "
+            "start a new run, or load only its weights",
+            path=path,
+        )
+    state = _load_weights(path / "train_state.pt", files["train_state.pt"], map_location)
+    if not isinstance(state, dict):
+        raise CheckpointError("is not a training state", path=path / "train_state.pt")
+    return state
+
+
 def _first_device(state: Mapping[str, Tensor]) -> torch.device:
     for value in state.values():
         return value.device
@@ -242,7 +400,7 @@ def load_optimizer_state(
     map_location: Any = "cpu",
 ) -> None:
     """Load ``optimizer.pt`` of a checkpoint into ``optimizer`` (built on the loaded model)."""
-    path = Path(directory)
+    path = checkpoint_path(directory, prefer="last")
     files = _read_config(path).get("files") or {}
     if "optimizer.pt" not in files:
         raise CheckpointError(

@@ -3,7 +3,9 @@
 - [`plot_lengths`][seqdata.plots.plot_lengths]: source and target length histograms with
   the bucket edges of [`BucketBatchSampler`][seqdata.BucketBatchSampler];
 - [`plot_loss`][seqdata.plots.plot_loss]: the training loss per batch and the validation
-  loss per epoch.
+  loss per epoch;
+- [`plot_curves`][seqdata.plots.plot_curves]: a run's training and validation loss and its
+  BLEU per epoch (what ``seqdata train`` draws into its run folder).
 
 matplotlib is imported only when a plot is drawn.
 """
@@ -11,13 +13,13 @@ matplotlib is imported only when a plot is drawn.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["bucket_edges", "plot_lengths", "plot_loss"]
+__all__ = ["bucket_edges", "plot_curves", "plot_lengths", "plot_loss"]
 
 
 def _pyplot() -> Any:
@@ -122,6 +124,37 @@ def plot_loss(
     ax.set_xlabel("training step (batch)")
     ax.set_ylabel("cross-entropy per target token")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def plot_curves(path: str | os.PathLike[str], history: Sequence[Mapping[str, Any]]) -> Path:
+    """Loss (train, valid) and BLEU per epoch from a run's history; writes a PNG to ``path``.
+
+    Args:
+        path: the ``.png`` file to write.
+        history: one mapping per epoch with ``epoch``, ``train_loss`` and, when validated,
+            ``valid_loss`` and ``bleu`` (the entries of ``metrics.jsonl``).
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    epochs = [int(h["epoch"]) for h in history]
+    ax.plot(epochs, [h["train_loss"] for h in history], "o-", color="#4C72B0", label="train loss")
+    valid = [(int(h["epoch"]), h["valid_loss"]) for h in history if h.get("valid_loss") is not None]
+    if valid:
+        ax.plot(*zip(*valid, strict=True), "o-", color="#C44E52", label="valid loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cross-entropy per target token")
+    ax.legend(loc="upper left", fontsize=8)
+    bleu = [(int(h["epoch"]), h["bleu"]) for h in history if h.get("bleu") is not None]
+    if bleu:
+        twin = ax.twinx()
+        twin.plot(*zip(*bleu, strict=True), "s--", color="#55A868", label="valid BLEU")
+        twin.set_ylabel("BLEU")
+        twin.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=100)

@@ -22,16 +22,18 @@ True
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from seqdata._checks import check_int
+from seqdata._checks import check_float, check_int
 from seqdata.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -40,10 +42,10 @@ from seqdata.checkpoint import (
 )
 from seqdata.collate import Batch
 from seqdata.device import move_model
-from seqdata.errors import ConfigError
 from seqdata.lm import BPTTBatcher
 from seqdata.models import Seq2Seq
 from seqdata.models._cells import State, detach_state
+from seqdata.trainer import TrainingDivergedError, train_step
 
 __all__ = [
     "Checkpoint",
@@ -58,6 +60,7 @@ __all__ = [
     "train_bptt",
     "train_epoch",
     "train_step",
+    "translation_scores",
 ]
 
 _POSTFIX_EVERY_S = 1.0  # the progress bar reads the loss back at most this often
@@ -90,27 +93,6 @@ def _num_samples(loader: Iterable[Batch]) -> int | None:
         return len(loader.dataset)  # type: ignore[attr-defined]
     except (AttributeError, TypeError):
         return None
-
-
-def train_step(
-    model: nn.Module,
-    batch: Batch,
-    optimizer: torch.optim.Optimizer,
-    *,
-    clip_norm: float | None = 1.0,
-) -> Tensor:
-    """One optimisation step on a batch already on the model's device; returns the loss.
-
-    Reads no value back from the device (no ``.item()``, no boolean masks of device values):
-    the tests run it on the ``meta`` device, where any such read fails.
-    """
-    loss: Tensor = model.loss(batch)  # type: ignore[operator]
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    if clip_norm is not None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
-    optimizer.step()
-    return loss.detach()
 
 
 def train_epoch(
@@ -163,6 +145,11 @@ def train_epoch(
                 bar.set_postfix(loss=f"{float(total) / max(targets, 1):.3f}")
                 last_postfix = time.perf_counter()
         train_loss = float(total) / max(targets, 1)  # the epoch's one read-back
+        if not math.isfinite(train_loss):
+            raise TrainingDivergedError(
+                f"the training loss of epoch {epoch} is {train_loss}: it became NaN or "
+                "infinite; lower the learning rate or clip gradients"
+            )
         if progress:
             bar.set_postfix(loss=f"{train_loss:.3f}")
     seconds = time.perf_counter() - start
@@ -241,6 +228,60 @@ def exact_match(
     return hits / max(count, 1)
 
 
+def _bleu_chrf(hyps: list[str], refs: list[str]) -> tuple[float, float]:
+    """Corpus BLEU and chrF (sacrebleu), through ``seqdata.metrics`` when it is installed."""
+    try:
+        from seqdata.metrics import corpus_bleu, corpus_chrf
+
+        return float(corpus_bleu(hyps, refs).score), float(corpus_chrf(hyps, refs).score)
+    except ImportError:
+        import sacrebleu
+
+        return (
+            float(sacrebleu.corpus_bleu(hyps, [refs]).score),
+            float(sacrebleu.corpus_chrf(hyps, [refs]).score),
+        )
+
+
+@torch.no_grad()
+def translation_scores(
+    model: Seq2Seq,
+    loader: Iterable[Batch],
+    pipeline: Any,
+    *,
+    max_pairs: int = 1000,
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """Greedy BLEU and chrF of ``model`` on up to ``max_pairs`` pairs of ``loader``.
+
+    Hypotheses and references are detokenized text (``pipeline.decode_target``), so the
+    scores are those sacrebleu gives on plain text; the decoding budget is each batch's
+    ``2 × longest source + 10`` tokens, as [`translate`][seqdata.translate.translate] uses.
+
+    Returns:
+        ``{"bleu": …, "chrf": …, "pairs": n}``.
+    """
+    dev = move_model(model, device)
+    was_training = model.training
+    model.eval()
+    hyps: list[str] = []
+    refs: list[str] = []
+    for batch in loader:
+        take = min(len(batch), max_pairs - len(hyps))
+        if take <= 0:
+            break
+        src, lengths = batch.src[:take].to(dev), batch.src_lengths[:take]  # (B, S), (B,)
+        ids, out_len = model.greedy_decode(src, lengths, 2 * int(lengths.max()) + 10)
+        ids = ids.cpu()  # (B, T)
+        tgt, tgt_len = model._check_target(batch)
+        for row in range(take):
+            hyps.append(pipeline.decode_target(ids[row, : int(out_len[row])].tolist()))
+            refs.append(pipeline.decode_target(tgt[row, : int(tgt_len[row])].tolist()))
+    model.train(was_training)
+    bleu, chrf = _bleu_chrf(hyps, refs) if hyps else (0.0, 0.0)
+    return {"bleu": bleu, "chrf": chrf, "pairs": float(len(hyps))}
+
+
 def fit(
     model: nn.Module,
     train_loader: Iterable[Batch],
@@ -271,8 +312,9 @@ def fit(
         on_epoch_end: called with each epoch's stats; returning ``True`` stops training.
     """
     check_int("epochs", epochs)
-    if clip_norm is not None and not clip_norm > 0:
-        raise ConfigError(f"clip_norm should be > 0 or None, but got clip_norm={clip_norm!r}")
+    if clip_norm is not None:
+        check_float("clip_norm", clip_norm, 0.0, low_open=True)
+    check_float("lr", lr, 0.0, low_open=True)
     dev = move_model(model, device)
     if optimizer is None:
         optimizer = torch.optim.Adam(model.parameters(), lr=lr)

@@ -163,9 +163,22 @@ def test_stats_with_a_token_budget(prepared: Path, capsys: pytest.CaptureFixture
 def test_train_writes_a_checkpoint_and_translate_reads_files_and_stdin(
     checkpoint: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert {p.name for p in checkpoint.iterdir()} == {"config.json", "model.pt"}
-    config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    assert {p.name for p in checkpoint.iterdir()} == {
+        "best",
+        "last",
+        "metrics.jsonl",
+        "curves.png",
+        "seqdata-output.json",
+    }
+    assert {p.name for p in (checkpoint / "last").iterdir()} == {
+        "config.json",
+        "model.pt",
+        "optimizer.pt",
+        "train_state.pt",
+    }
+    config = json.loads((checkpoint / "last" / "config.json").read_text(encoding="utf-8"))
     assert config["extra"]["history"][0]["epoch"] == 1
+    assert {"bleu", "chrf", "valid_ppl"} <= set(config["extra"]["history"][0])
     assert config["extra"]["max_tgt_len"] == 12
     lines = ["3 mars 2021", "", "Feb 29, 2024", "2024년 2월 29일"]
     source = corpus / "to_translate.txt"
@@ -302,15 +315,17 @@ def test_checkpoint_from_another_vocabulary(
     code = main(
         ["train", str(other), "--resume", str(checkpoint), "--out", str(tmp_path / "c2"), "--quiet"]
     )
-    assert_clean_error((code, capsys.readouterr().err), "another vocabulary", str(checkpoint))
+    assert_clean_error(
+        (code, capsys.readouterr().err), "another vocabulary", str(checkpoint / "last")
+    )
     assert not (tmp_path / "c2").exists()
     # a checkpoint whose pipeline was swapped for one with other vocabularies
     swapped = tmp_path / "swapped"
     swapped.mkdir()
-    config = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
+    config = json.loads((checkpoint / "best" / "config.json").read_text(encoding="utf-8"))
     config["pipeline"] = json.loads((other / "pipeline.json").read_text(encoding="utf-8"))
     (swapped / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    (swapped / "model.pt").write_bytes((checkpoint / "model.pt").read_bytes())
+    (swapped / "model.pt").write_bytes((checkpoint / "best" / "model.pt").read_bytes())
     source = tmp_path / "in.txt"
     source.write_text("3 mars 2021\n", encoding="utf-8")
     code = main(["translate", "--checkpoint", str(swapped), str(source)])
@@ -363,7 +378,7 @@ def test_output_folder_of_something_else_is_never_overwritten(
     code = main(["demo", "--size", "10", "--out", str(precious)])
     assert_clean_error((code, capsys.readouterr().err), "refusing to overwrite")
     code = main(["train", str(prepared), "--out", str(precious)])
-    assert_clean_error((code, capsys.readouterr().err), "refusing to overwrite")
+    assert_clean_error((code, capsys.readouterr().err), "exists and is not empty")
     assert [p.name for p in precious.iterdir()] == ["thesis.tex"]
 
 
@@ -411,3 +426,96 @@ def test_empty_lines_fail_by_default_and_are_reported_when_skipped(
     assert "skipped 1 pair with an empty side (line 2)" in capsys.readouterr().out
     summary = json.loads((tmp_path / "ok" / "summary.json").read_text(encoding="utf-8"))
     assert summary["pairs"] == 2 and summary["skipped_empty_lines"] == [2]
+
+
+# --------------------------------------------------------------------------- train: run folder
+
+TINY = ["--hidden-size", "8", "--embed-dim", "4", "--valid", "20", "--bleu-pairs", "5"]
+
+
+def test_train_refuses_a_non_empty_out_and_overwrite_keeps_other_files(
+    prepared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(["train", str(prepared), "--epochs", "1", "--out", str(out), *TINY]) == 0
+    (out / "NOTES.txt").write_text("mine", encoding="utf-8")
+    before = (out / "last" / "model.pt").read_bytes()
+    capsys.readouterr()
+    code = main(["train", str(prepared), "--epochs", "1", "--out", str(out), *TINY])
+    assert_clean_error((code, capsys.readouterr().err), "--resume", "--overwrite")
+    assert (out / "last" / "model.pt").read_bytes() == before  # the trained run is intact
+    argv = ["train", str(prepared), "--epochs", "1", "--out", str(out), "--seed", "5", *TINY]
+    assert main([*argv, "--overwrite"]) == 0
+    assert (out / "NOTES.txt").read_text(encoding="utf-8") == "mine"
+    assert (out / "last" / "model.pt").read_bytes() != before
+
+
+def test_a_full_disk_at_save_time_names_the_last_good_checkpoint(
+    prepared: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+
+    out = tmp_path / "run"
+    assert main(["train", str(prepared), "--epochs", "1", "--out", str(out), *TINY]) == 0
+    capsys.readouterr()
+
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("seqdata.checkpoint.torch.save", full)
+    code = main(["train", str(prepared), "--epochs", "2", "--out", str(out), "--resume"])
+    err = capsys.readouterr().err
+    assert_clean_error((code, err), "disk is full", f"last good checkpoint is {out / 'last'}")
+    assert (out / "last" / "config.json").is_file()
+    assert not list(out.glob(".last.*.tmp"))
+
+
+def test_config_file_under_the_flags_and_every_hyperparameter_in_the_checkpoint(
+    prepared: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("epochs: 1\nhidden-size: 8\nembed_dim: 4\nlr: 0.01\n", encoding="utf-8")
+    out = tmp_path / "run"
+    argv = ["train", str(prepared), "--config", str(config), "--lr", "0.005", "--out", str(out)]
+    assert main([*argv, "--valid", "20", "--bleu-pairs", "0", "--max-tokens", "200"]) == 0
+    extra = json.loads((out / "last" / "config.json").read_text(encoding="utf-8"))["extra"]
+    hp = extra["hyperparameters"]
+    assert hp["hidden_size"] == 8 and hp["epochs"] == 1 and hp["lr"] == 0.005
+    assert hp["max_tokens"] == 200 and hp["bucket_width"] == 1 and hp["select"] == "bleu"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hiden_size: 8\n", encoding="utf-8")
+    assert main(["train", str(prepared), "--config", str(bad), "--out", str(tmp_path / "x")]) == 2
+
+
+def test_non_finite_floats_are_refused(
+    prepared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["train", str(prepared), "--lr", "inf", "--out", str(tmp_path / "x")])
+    assert_clean_error((code, capsys.readouterr().err), "--lr should be a finite number")
+    assert not (tmp_path / "x").exists()
+
+
+@SUBPROCESS
+def test_train_with_stdout_redirected_prints_progress_lines_before_the_first_epoch_ends(
+    prepared: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "stdout.txt"
+    out = tmp_path / "run"
+    argv = ["train", str(prepared), "--epochs", "1", "--out", str(out), "--batch-size", "4"]
+    argv += [*TINY, "--log-every", "0.2", "--threads", "1", "--log-file", str(tmp_path / "t.log")]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    with log.open("w") as f:
+        code = subprocess.run(
+            [sys.executable, "-m", "seqdata", *argv], stdout=f, env=env, timeout=300
+        ).returncode
+    assert code == 0
+    lines = log.read_text(encoding="utf-8").splitlines()
+    end = next(i for i, line in enumerate(lines) if line.startswith("epoch 1/1: train loss"))
+    progress = [line for line in lines[:end] if "samples/s, ETA" in line]
+    assert len(progress) >= 2, lines
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert {"progress", "epoch"} == {r["kind"] for r in records}
+    assert "epoch 1/1: train loss" in (tmp_path / "t.log").read_text(encoding="utf-8")

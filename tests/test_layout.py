@@ -52,6 +52,8 @@ LAYERS = {
     "seqdata.models": 9,
     "seqdata.lm": 10,
     "seqdata.checkpoint": 10,
+    "seqdata.trainer": 10,
+    "seqdata.runlog": 1,
     "seqdata.train": 11,
     "seqdata.translation": 11,
     "seqdata.decoding": 9,

@@ -1,46 +1,80 @@
 """``seqdata train``: train the reference encoder-decoder on a prepared corpus.
 
-A validation set is held out, the training pairs are batched by length
-([`BucketBatchSampler`][seqdata.BucketBatchSampler]), the model trains on ``--device``
-(``auto``: CUDA when a GPU is visible) and the checkpoint is written with its pipeline,
-so that ``seqdata translate`` reloads both.
+The training pairs are batched by length ([`BucketBatchSampler`][seqdata.BucketBatchSampler],
+or [`TokenBudgetBatchSampler`][seqdata.TokenBudgetBatchSampler] with ``--max-tokens``),
+validated on the prepared ``DIR/valid`` split (else on pairs held out of ``DIR``), and the
+model trains on ``--device``. ``--out`` is a run folder:
+
+- ``last/`` — the latest checkpoint, saved every epoch (and every ``--save-every`` steps)
+  with everything ``--resume`` needs to continue exactly;
+- ``best/`` — the checkpoint with the best validation score (``--select bleu|loss``);
+- ``metrics.jsonl`` — one JSON object per progress line and per epoch;
+- ``curves.png`` — loss and BLEU per epoch.
+
+``seqdata translate --checkpoint OUT`` uses ``best/`` (or ``last/``).
 """
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from seqdata.cli import (
-    UsageError,
     add_model_options,
     nonnegative_int,
+    number,
     positive_float,
     positive_int,
-    progress,
-    say,
 )
-from seqdata.cli._prepared import load_prepared
 
 __all__ = ["add_parser", "run"]
 
+finite_float = number(float, lambda v: v == v and abs(v) != float("inf"), "a finite number")
+fraction = number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
+dropout_rate = number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+_PARSER: dict[str, Any] = {}
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``seqdata train``."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "train",
-        help="train the encoder-decoder on a prepared corpus",
-        description="Train the reference Seq2Seq (bidirectional encoder, attention) on bucketed "
-        "batches of a prepared corpus, holding out a validation set; write a checkpoint that "
-        "seqdata translate reloads.",
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="the run folder (checkpoints, metrics, plots)")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="CKPT",
+        help="continue a run exactly where it stopped: the one in --out (no value), or the "
+        "checkpoint or run folder CKPT",
     )
-    p.add_argument("dir", help="a folder written by seqdata prepare")
-    p.add_argument("--out", required=True, help="checkpoint folder")
-    add_model_options(p, epochs=5)
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start a new run in a non-empty --out (only the files seqdata train writes are "
+        "replaced)",
+    )
+    p.add_argument("--config", help="a YAML or JSON file of options (flags override it)")
     p.add_argument(
         "--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's)"
     )
+    p.add_argument(
+        "--max-steps", type=positive_int, default=None, help="stop after this many steps"
+    )
+    p.add_argument(
+        "--save-every",
+        type=positive_int,
+        default=None,
+        help="also save last/ every this many steps (default: every epoch only)",
+    )
+    p.add_argument(
+        "--log-every",
+        type=positive_float,
+        default=30.0,
+        help="seconds between progress lines (default 30)",
+    )
+    p.add_argument("--log-file", default=None, help="also write the log to this file")
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-layers", type=positive_int, default=1, help="RNN layers (default 1)")
     p.add_argument(
         "--attention",
@@ -48,173 +82,105 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="general",
         help="attention over the encoder outputs (default general)",
     )
-    p.add_argument("--dropout", type=float, default=0.0, help="dropout between layers (default 0)")
+    p.add_argument(
+        "--dropout", type=dropout_rate, default=0.0, help="dropout between layers (default 0)"
+    )
+    p.add_argument(
+        "--teacher-forcing",
+        type=fraction,
+        default=1.0,
+        help="probability of feeding the gold token to the decoder while training (default 1)",
+    )
     p.add_argument(
         "--lr", type=positive_float, default=2e-3, help="Adam learning rate (default 0.002)"
     )
     p.add_argument(
+        "--clip-norm",
+        type=positive_float,
+        default=1.0,
+        help="max global gradient norm (default 1)",
+    )
+    p.add_argument(
+        "--lr-schedule",
+        choices=("constant", "plateau", "warmup"),
+        default="constant",
+        help="constant; plateau: halve the rate when the valid loss stops improving; warmup: "
+        "linear warm-up over --warmup-steps, then inverse square-root decay (default constant)",
+    )
+    p.add_argument(
+        "--warmup-steps", type=positive_int, default=500, help="warm-up steps (default 500)"
+    )
+    p.add_argument(
         "--bucket-width",
         type=positive_int,
-        default=5,
-        help="lengths within this many tokens share a bucket (default 5)",
+        default=1,
+        help="lengths within this many tokens share a bucket (default 1)",
     )
+    p.add_argument(
+        "--max-tokens",
+        type=positive_int,
+        default=None,
+        help="batch by a token budget per side instead of --batch-size examples",
+    )
+
+
+def _add_valid_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--valid",
         type=nonnegative_int,
         default=None,
-        help="pairs held out for validation (default 5%%, at most 1000)",
+        help="pairs held out for validation when DIR has no valid/ split "
+        "(default 5%%, at most 1000)",
     )
-    p.add_argument("--resume", help="continue training this checkpoint (same vocabularies)")
+    p.add_argument(
+        "--select",
+        choices=("bleu", "loss"),
+        default="bleu",
+        help="the validation score best/ is chosen by (default bleu)",
+    )
+    p.add_argument(
+        "--patience",
+        type=positive_int,
+        default=None,
+        help="stop after this many epochs without a better validation score",
+    )
+    p.add_argument(
+        "--bleu-pairs",
+        type=nonnegative_int,
+        default=1000,
+        help="validation pairs translated for BLEU/chrF each epoch (default 1000; 0: none)",
+    )
+    p.add_argument(
+        "--exact-match",
+        action="store_true",
+        help="also report the share of exactly right translations (for tasks like dates)",
+    )
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``seqdata train``."""
+    from seqdata.cli._train_options import track_given
+
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "train",
+        help="train the encoder-decoder on a prepared corpus",
+        description="Train the reference Seq2Seq (bidirectional encoder, attention) on "
+        "length-bucketed batches of a prepared corpus; report validation loss, perplexity and "
+        "BLEU each epoch; keep the last and the best checkpoints in the run folder --out, "
+        "which seqdata translate reloads.",
+    )
+    p.add_argument("dir", help="a folder written by seqdata prepare")
+    add_model_options(p, epochs=5)
+    _add_run_options(p)
+    _add_training_options(p)
+    _add_valid_options(p)
     p.set_defaults(func=run)
+    _PARSER["parser"], _PARSER["defaults"] = p, track_given(p)
     return p
 
 
-def _check_checkpoint_out(path: str) -> None:
-    out = Path(path)
-    if out.exists() and (
-        out.is_file() or (any(out.iterdir()) and not (out / "config.json").is_file())
-    ):
-        raise UsageError(
-            f"--out {out} exists and is not a seqdata checkpoint; refusing to overwrite it — "
-            "choose a new folder"
-        )
-
-
-def _resume(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """Load ``--resume CKPT`` and the prepared corpus, checking they share vocabularies."""
-    from seqdata import ManifestError
-    from seqdata.train import load_checkpoint
-
-    model, pipeline, _ = load_checkpoint(args.resume)
-    if pipeline is None:
-        raise UsageError(
-            f"--resume {args.resume} holds no pipeline; it cannot be trained on {args.dir}"
-        )
-    try:
-        corpus, _, _ = load_prepared(args.dir, pipeline=pipeline)
-    except ManifestError as err:
-        raise UsageError(
-            f"checkpoint {args.resume} was trained with another vocabulary than {args.dir} "
-            f"({err.message}); train from scratch, or prepare the corpus with the checkpoint's "
-            "pipeline"
-        ) from err
-    return model, pipeline, corpus
-
-
-def _model(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """``(model, pipeline, corpus)``: resumed from ``--resume``, or a new model."""
-    from seqdata.models import Seq2Seq
-
-    if args.resume is not None:
-        model, pipeline, corpus = _resume(args)
-        say(f"resuming {args.resume}: the model's architecture comes from the checkpoint")
-        return model, pipeline, corpus
-    corpus, pipeline, _ = load_prepared(args.dir)
-    model = Seq2Seq.build(
-        len(pipeline.src_vocab),
-        len(pipeline.tgt_vocab),
-        embed_dim=args.embed_dim,
-        hidden_size=args.hidden_size,
-        cell=args.cell,
-        num_layers=args.num_layers,
-        attention=None if args.attention == "none" else args.attention,
-        dropout=args.dropout,
-        pad_id=pipeline.tgt_vocab.pad_id,
-        sos_id=pipeline.tgt_vocab.sos_id,
-        eos_id=pipeline.tgt_vocab.eos_id,
-    )
-    return model, pipeline, corpus
-
-
 def run(args: argparse.Namespace) -> int:
-    """Train, print one line per epoch, and write the checkpoint to ``--out``."""
-    import torch
+    """Train, log progress and one line per epoch, keep last/ and best/ in ``--out``."""
+    from seqdata.cli._train_run import train_run
 
-    from seqdata import BucketBatchSampler
-    from seqdata.cli._batching import loader, split_holdout
-    from seqdata.device import move_model, resolve_device
-    from seqdata.train import exact_match, fit, save_checkpoint
-
-    device = resolve_device(args.device)
-    _check_checkpoint_out(args.out)
-    torch.manual_seed(args.seed)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    model, pipeline, corpus = _model(args)
-    move_model(model, device)
-    valid_size = args.valid if args.valid is not None else min(1000, len(corpus) // 20)
-    train, valid = split_holdout(corpus, valid_size, seed=args.seed)
-    pad = pipeline.tgt_vocab.pad_id
-    sampler = BucketBatchSampler(
-        train.src_lengths,
-        train.tgt_lengths,
-        batch_size=args.batch_size,
-        bucket_width=args.bucket_width,
-        seed=args.seed,
-    )
-    valid_loader = None
-    if valid is not None:
-        valid_sampler = BucketBatchSampler(
-            valid.src_lengths, valid.tgt_lengths, batch_size=256, shuffle=False
-        )
-        valid_loader = loader(valid, valid_sampler, pad_id=pad, device=device)
-    n_params = sum(p.numel() for p in model.parameters())
-    say(
-        f"training on {len(train):,} pairs ({0 if valid is None else len(valid):,} held out), "
-        f"{n_params:,} parameters, {args.epochs} epoch{'' if args.epochs == 1 else 's'} on {device}"
-    )
-    history: list[dict[str, Any]] = []
-    fit(
-        model,
-        loader(train, sampler, pad_id=pad, device=device),
-        epochs=args.epochs,
-        lr=args.lr,
-        device=device,
-        valid_loader=valid_loader,
-        progress=progress(args),
-        on_epoch_end=_EpochLog(args, model, valid_loader, history, exact_match),
-    )
-    path = save_checkpoint(
-        args.out,
-        model.cpu(),
-        pipeline=pipeline,
-        extra={
-            "corpus": str(Path(args.dir).resolve()),
-            "device": str(device),
-            "history": history,
-            "max_tgt_len": int(corpus.tgt_lengths.max()),
-        },
-    )
-    say(f"wrote checkpoint {path}/ — translate with: seqdata translate --checkpoint {path} FILE")
-    return 0
-
-
-class _EpochLog:
-    """``fit``'s ``on_epoch_end``: one line per epoch, and the history for the checkpoint."""
-
-    def __init__(
-        self,
-        args: argparse.Namespace,
-        model: Any,
-        valid_loader: Any,
-        history: list[dict[str, Any]],
-        exact_match: Any,
-    ) -> None:
-        self.args, self.model, self.valid_loader = args, model, valid_loader
-        self.history, self.exact_match = history, exact_match
-
-    def __call__(self, stats: Any) -> None:
-        entry = {
-            "epoch": stats.epoch + 1,
-            "train_loss": stats.train_loss,
-            "valid_loss": stats.valid_loss,
-            "seconds": stats.seconds,
-            "samples_per_s": stats.samples_per_s,
-        }
-        line = f"epoch {stats.epoch + 1}/{self.args.epochs}: train loss {stats.train_loss:.4f}"
-        if self.valid_loader is not None:
-            em = self.exact_match(self.model, self.valid_loader)
-            entry["valid_exact_match"] = em
-            line += f", valid loss {stats.valid_loss:.4f}, valid exact match {em:.1%}"
-        self.history.append(entry)
-        say(line + f", {stats.seconds:.1f} s ({stats.samples_per_s:,.0f} samples/s)")
+    return train_run(args, _PARSER["parser"], _PARSER["defaults"])
