@@ -43,6 +43,7 @@ from seqdata.checkpoint import (
 from seqdata.collate import Batch
 from seqdata.device import move_model
 from seqdata.lm import BPTTBatcher
+from seqdata.metrics import corpus_bleu, corpus_chrf
 from seqdata.models import Seq2Seq
 from seqdata.models._cells import State, detach_state
 from seqdata.trainer import TrainingDivergedError, train_step
@@ -229,21 +230,10 @@ def exact_match(
 
 
 def _bleu_chrf(hyps: list[str], refs: list[str]) -> tuple[float, float]:
-    """Corpus BLEU and chrF (sacrebleu), through ``seqdata.metrics`` when it is installed."""
-    try:
-        from seqdata.metrics import corpus_bleu, corpus_chrf
-
-        return float(corpus_bleu(hyps, refs).score), float(corpus_chrf(hyps, refs).score)
-    except ImportError:
-        import sacrebleu
-
-        return (
-            float(sacrebleu.corpus_bleu(hyps, [refs]).score),
-            float(sacrebleu.corpus_chrf(hyps, [refs]).score),
-        )
+    """Corpus BLEU and chrF (sacrebleu, through ``seqdata.metrics``)."""
+    return float(corpus_bleu(hyps, refs).score), float(corpus_chrf(hyps, refs).score)
 
 
-@torch.no_grad()
 def translation_scores(
     model: Seq2Seq,
     loader: Iterable[Batch],
@@ -256,7 +246,7 @@ def translation_scores(
 
     Hypotheses and references are detokenized text (``pipeline.decode_target``), so the
     scores are those sacrebleu gives on plain text; the decoding budget is each batch's
-    ``2 × longest source + 10`` tokens, as [`translate`][seqdata.translate.translate] uses.
+    ``2 × longest source + 10`` tokens, as [`translate`][seqdata.translation.translate] uses.
 
     Returns:
         ``{"bleu": …, "chrf": …, "pairs": n}``.

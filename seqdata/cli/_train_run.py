@@ -98,6 +98,11 @@ def _new_model(args: argparse.Namespace, pipeline: Any) -> Any:
         sos_id=pipeline.tgt_vocab.sos_id,
         eos_id=pipeline.tgt_vocab.eos_id,
         teacher_forcing_ratio=args.teacher_forcing,
+        label_smoothing=args.label_smoothing,
+        input_feed=args.input_feed,
+        embed_dropout=args.embed_dropout,
+        output_dropout=args.output_dropout,
+        tie_embeddings=args.tie_embeddings,
     )
 
 

@@ -78,12 +78,45 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-layers", type=positive_int, default=1, help="RNN layers (default 1)")
     p.add_argument(
         "--attention",
-        choices=("general", "dot", "none"),
+        choices=("general", "dot", "additive", "none"),
         default="general",
-        help="attention over the encoder outputs (default general)",
+        help="attention over the encoder outputs: general/dot (Luong) or additive (Bahdanau) "
+        "(default general)",
     )
     p.add_argument(
-        "--dropout", type=dropout_rate, default=0.0, help="dropout between layers (default 0)"
+        "--input-feed",
+        action="store_true",
+        help="feed the attentional vector to the next decoder step (needs attention)",
+    )
+    p.add_argument(
+        "--dropout",
+        type=dropout_rate,
+        default=0.0,
+        help="dropout between layers, and on embeddings and outputs unless set below (default 0)",
+    )
+    p.add_argument(
+        "--embed-dropout",
+        type=dropout_rate,
+        default=None,
+        help="dropout on the embeddings (default: --dropout)",
+    )
+    p.add_argument(
+        "--output-dropout",
+        type=dropout_rate,
+        default=None,
+        help="dropout on the decoder outputs before the output layer (default: --dropout)",
+    )
+    p.add_argument(
+        "--label-smoothing",
+        type=dropout_rate,
+        default=0.0,
+        help="spread this much of the target probability over the vocabulary (default 0)",
+    )
+    p.add_argument(
+        "--tie-embeddings",
+        action="store_true",
+        help="share the decoder's embedding and output weights (needs --embed-dim equal to "
+        "the decoder's hidden size)",
     )
     p.add_argument(
         "--teacher-forcing",
