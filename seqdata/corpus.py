@@ -130,14 +130,9 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
     def from_texts(cls, src_texts: Any, tgt_texts: Any, pipeline: PairPipeline) -> ParallelCorpus:
         """Encode parallel texts (lists, numpy arrays or polars Series) with
         ``pipeline.encode_flat`` (a :class:`seqdata.pipeline.PairPipeline`)."""
-        if len(src_texts) != len(tgt_texts):
-            raise ParallelMismatchError(
-                f"source and target should have the same number of texts, but got "
-                f"{len(src_texts)} source and {len(tgt_texts)} target texts"
-            )
-        if len(src_texts) == 0:
+        (sv, so), (tv, to) = pipeline.encode_flat(src_texts, tgt_texts)  # checks the counts
+        if len(so) == 1:
             raise EmptyCorpusError("there are no texts to encode")
-        (sv, so), (tv, to) = pipeline.encode_flat(src_texts, tgt_texts)
         return cls(Ragged(sv, so), Ragged(tv, to))
 
     @classmethod

@@ -19,7 +19,6 @@ from seqdata.encoding import (
     _TEXT_FORMAT,
     _VERSION,
     Flat,
-    _check_max_len,
     _check_not_empty,
     _check_state,
     _check_tokenizer,
@@ -36,7 +35,13 @@ from seqdata.encoding import (
     _wants_lists,
 )
 from seqdata.errors import EmptyLineError, InputTypeError
-from seqdata.framing import frame_source, frame_source_flat, frame_target, frame_target_flat
+from seqdata.framing import (
+    check_max_len,
+    frame_source,
+    frame_source_flat,
+    frame_target,
+    frame_target_flat,
+)
 from seqdata.texts import Tokenizer, as_string_series
 from seqdata.tokenizers import WhitespaceTokenizer, tokenizer_from_dict
 from seqdata.vocab import DEFAULT_SPECIALS, Vocab
@@ -78,11 +83,11 @@ class TextPipeline:
         self.vocab = _check_vocab(vocab, "vocab")
         self.add_sos_eos = add_sos_eos
         if add_sos_eos:
-            self.max_len = _check_max_len(max_len, 2, " (room for SOS and EOS)")
+            self.max_len = check_max_len(max_len, 2, " (room for SOS and EOS)")
             self.sos_id: int | None = vocab.sos_id
             self.eos_id: int | None = vocab.eos_id
         else:
-            self.max_len = _check_max_len(max_len, 1, "")
+            self.max_len = check_max_len(max_len, 1, "")
             self.sos_id = self.eos_id = None
         self._direct = _spm_direct(tokenizer, vocab)
 
