@@ -282,18 +282,28 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
         mmap: bool = True,
         *,
         pipeline: PairPipeline | None = None,
+        verify: str = "fast",
     ) -> ParallelCorpus:
         """Open a store written by :meth:`save`; ``mmap=True`` maps the files (no read).
 
+        Args:
+            directory: the store folder (a prepared folder, or its ``valid/``, ``test/``).
+            mmap: memory-map the arrays instead of reading them.
+            pipeline: if given, its vocabularies must be the ones the ids were encoded with.
+            verify: ``"fast"`` (default: file sizes, offsets, ids below the vocabulary size,
+                each field's own files), ``"full"`` (also the checksums: reads every byte)
+                or ``"none"`` — see `seqdata.npyfiles`.
+
         Raises:
-            ManifestError: missing/corrupt manifest, a missing array file, or arrays whose
-                shape/dtype/count disagree with it (the error names the file); a
-                ``pipeline`` whose vocabularies differ from the recorded ones.
+            ManifestError: missing/corrupt manifest, a missing, damaged or changed array file,
+                or arrays whose shape/dtype/count disagree with it (the error names the
+                file); a ``pipeline`` whose vocabularies differ from the recorded ones.
         """
         root = Path(directory)
         manifest = read_manifest(root, "parallel")
         check_vocabs(root, manifest, pipeline, ("src", "tgt"))
-        return cls(load_field(root, manifest, "src", mmap), load_field(root, manifest, "tgt", mmap))
+        src = load_field(root, manifest, "src", mmap, verify)
+        return cls(src, load_field(root, manifest, "tgt", mmap, verify))
 
 
 class MonoCorpus(Dataset[Any]):
@@ -398,9 +408,11 @@ class MonoCorpus(Dataset[Any]):
         mmap: bool = True,
         *,
         pipeline: TextPipeline | None = None,
+        verify: str = "fast",
     ) -> MonoCorpus:
         """Open a store written by :meth:`save` (see :meth:`ParallelCorpus.load`)."""
         root = Path(directory)
         manifest = read_manifest(root, "mono")
         check_vocabs(root, manifest, pipeline, ("ids",))
-        return cls(load_field(root, manifest, "ids", mmap), load_labels(root, manifest, mmap))
+        ids = load_field(root, manifest, "ids", mmap, verify)
+        return cls(ids, load_labels(root, manifest, mmap))
