@@ -249,7 +249,8 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
         >>> ParallelCorpus.load(folder, pipeline=pipe).src_lengths.tolist()
         [2, 1, 1]
         """
-        totals = dict.fromkeys(("src_unk", "tgt_unk", "src_truncated", "tgt_truncated"), 0)
+        keys = ("src_unk", "tgt_unk", "src_truncated", "tgt_truncated", "specials_in_text")
+        totals = dict.fromkeys(keys, 0)
         src_unk, tgt_unk = pipeline.src_vocab.unk_id, pipeline.tgt_vocab.unk_id
         chunk_count = 0
         with ParallelCorpusWriter(directory, pipeline=pipeline) as writer:
@@ -264,6 +265,7 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
                 totals["tgt_unk"] += int(np.count_nonzero(encoded.tgt[0] == tgt_unk))
                 totals["src_truncated"] += encoded.src_truncated
                 totals["tgt_truncated"] += encoded.tgt_truncated
+                totals["specials_in_text"] += encoded.specials_in_text
                 chunk_count += 1
             examples = writer.num_examples
             src_tokens, tgt_tokens = writer.num_tokens("src"), writer.num_tokens("tgt")

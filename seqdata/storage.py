@@ -310,6 +310,8 @@ class WriteStats:
         src_truncated: sources cut to ``max_len``.
         tgt_truncated: targets cut to ``max_len - 2`` tokens.
         chunks: chunks read.
+        specials_in_text: literal special tokens (``<pad>``, ``</s>``, …) in the texts,
+            stored as UNK.
     """
 
     examples: int
@@ -320,6 +322,7 @@ class WriteStats:
     src_truncated: int
     tgt_truncated: int
     chunks: int
+    specials_in_text: int = 0
 
     @property
     def src_unk_rate(self) -> float:
