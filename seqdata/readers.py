@@ -41,12 +41,17 @@ parquet row groups), so memory is bounded by the block and chunk sizes, not by t
 
 from __future__ import annotations
 
+import codecs
+import functools
 import io
+import json
+import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -78,6 +83,7 @@ from seqdata.sources import (
     numbered,
     pick,
     scan_text_lines,
+    sniff,
     tsv_header,
     undecodable,
 )
@@ -132,12 +138,14 @@ def _table_source(path: Path, fmt: str, src_col: str, tgt_col: str, encoding: st
     elif fmt == "parquet":
         lf, first = pl.scan_parquet(path), 1
     else:
-        lf, first = pl.scan_ndjson(path, infer_schema_length=1000), 1
+        lf, first = _scan_jsonl(path, encoding), 1
     try:
         schema = lf.collect_schema()
     except (pl.exceptions.PolarsError, OSError) as err:
         if is_utf8_error(err):
             raise undecodable([path], encoding, err) from None
+        if fmt == "jsonl":
+            _first_bad_json_line(path, encoding, (src_col, tgt_col))
         raise CorpusError(f"cannot be read as {fmt} ({err})", path=path) from err
     pick(schema.names(), src_col, "src", path)
     pick(schema.names(), tgt_col, "tgt", path)
@@ -179,7 +187,79 @@ def _table_source(path: Path, fmt: str, src_col: str, tgt_col: str, encoding: st
         pl.col(tgt_col).cast(pl.String).alias("tgt"),
         pl.col("line").cast(pl.Int64),
     )
-    return Source(lf, blocks, (path, path), encoding, fmt, None)
+    source = Source(lf, blocks, (path, path), encoding, fmt, None)
+    if fmt == "jsonl":
+        columns = (src_col, tgt_col)
+        source.line_map = _check_jsonl(path, encoding, columns)
+        source.explain = functools.partial(_first_bad_json_line, path, encoding, columns)
+    return source
+
+
+def _json_field_error(text: str, columns: Sequence[str], path: Path, line: int) -> None:
+    """Raise for a JSON line that does not parse or holds a non-string text field."""
+    try:
+        record = json.loads(text)
+    except ValueError as err:
+        raise CorpusError(f"is not valid JSON ({err})", path=path, line=line) from None
+    if not isinstance(record, dict):
+        raise CorpusError(
+            f"should be a JSON object with text fields {list(columns)}, but got "
+            f"{type(record).__name__}",
+            path=path,
+            line=line,
+        )
+    for col in columns:
+        value = record.get(col)
+        if value is not None and not isinstance(value, str):
+            raise CorpusError(
+                f"field {col!r} should be a string of text, but got {type(value).__name__} "
+                f"{json.dumps(value)[:40]}; quote it in the file",
+                path=path,
+                line=line,
+            )
+
+
+def _check_jsonl(path: Path, encoding: str, columns: Sequence[str]) -> np.ndarray | None:
+    """Check a JSON-lines file's text fields in one vectorized pass over its lines.
+
+    A number, list or object where ``columns`` expect text is an error naming the line
+    (polars would turn ``5`` into ``"5"``). Returns the file line of every record when the
+    file has blank lines (which polars skips), so line numbers stay the file's; else None.
+    """
+    keys = "|".join(re.escape(json.dumps(c)) for c in columns)
+    suspect = pl.col("text").str.contains(rf"(?:{keys})\s*:\s*[^\s\"n]")
+    blank = pl.col("text").str.strip_chars() == ""
+    first, blanks = 1, []
+    for frame in line_frames(path, encoding, "text"):
+        flags = frame.select(suspect.alias("s"), blank.alias("b"))
+        for i in np.flatnonzero(flags["s"].to_numpy()):
+            _json_field_error(frame["text"][int(i)], columns, path, first + int(i))
+        blanks.append(np.flatnonzero(flags["b"].to_numpy()) + first)
+        first += frame.height
+    gaps = np.concatenate(blanks) if blanks else np.zeros(0, np.int64)
+    if not len(gaps):
+        return None
+    return np.setdiff1d(np.arange(1, first, dtype=np.int64), gaps)
+
+
+def _first_bad_json_line(path: Path, encoding: str, columns: Sequence[str]) -> None:
+    """Raise the error of the first line that is not a JSON object with text fields."""
+    first = 1
+    for frame in line_frames(path, encoding, "text"):
+        for i, text in enumerate(frame["text"].to_list()):
+            if text.strip():
+                _json_field_error(text, columns, path, first + i)
+        first += frame.height
+
+
+def _scan_jsonl(path: Path, encoding: str) -> pl.LazyFrame:
+    """polars' JSON-lines scan; a file with a byte-order mark (or not UTF-8) is read whole."""
+    with path.open("rb") as f:
+        bom = f.read(len(codecs.BOM_UTF8)) == codecs.BOM_UTF8
+    if not bom and is_utf8(encoding):
+        return pl.scan_ndjson(path, infer_schema_length=1000)
+    data = b"".join(byte_blocks(path, encoding))  # the mark dropped, re-encoded as UTF-8
+    return pl.read_ndjson(io.BytesIO(data), infer_schema_length=1000).lazy()
 
 
 def _pairs_source(
@@ -187,6 +267,8 @@ def _pairs_source(
 ) -> Source:
     p = check_file(path)
     name = infer_format(p, fmt)
+    if name != "parquet":
+        sniff(p, encoding)
     if name in ("text", "tsv"):
         return _text_source(p, name, src_col, tgt_col, encoding)
     return _table_source(p, name, src_col, tgt_col, encoding)
@@ -194,6 +276,8 @@ def _pairs_source(
 
 def _parallel_source(src_path: PathLike, tgt_path: PathLike, encoding: str) -> Source:
     src, tgt = check_file(src_path), check_file(tgt_path)
+    sniff(src, encoding)
+    sniff(tgt, encoding)
     check_aligned(src, tgt, encoding)
     lf = pl.concat(
         [

@@ -7,7 +7,7 @@ counting lines, checking that parallel files align, and `Source` — a corpus re
 
 >>> import tempfile, pathlib
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
->>> _ = path.write_bytes(b"one\ntwo")
+>>> _ = path.write_bytes(b"one\\ntwo")
 >>> count_lines(path)
 2
 """
@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
@@ -40,6 +41,7 @@ __all__ = [
     "SkippedLinesWarning",
     "Source",
     "count_lines",
+    "sniff",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -90,6 +92,42 @@ def check_file(path: PathLike) -> Path:
     if not p.is_file():
         raise CorpusError("is not a regular file (a directory?); pass a file", path=p)
     return p
+
+
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+_SNIFF = 1 << 16  # bytes looked at for byte-order marks and line endings
+
+
+def sniff(path: Path, encoding: str) -> None:
+    """Refuse, with the file named, what would otherwise read as garbage: a UTF-16/32 file
+    read as UTF-8 (its byte-order mark says so), and CR-only (old Mac) line endings."""
+    with path.open("rb") as f:
+        head = f.read(_SNIFF)
+    if is_utf8(encoding):
+        for bom, name in _WIDE_BOMS:
+            if head.startswith(bom):
+                raise UndecodableInputError(
+                    f"is {name} text (it starts with a {name} byte-order mark), but "
+                    f"encoding={encoding!r}; re-encode it as UTF-8 (iconv -f {name} -t UTF-8) "
+                    f"or pass encoding={name.lower()!r}",
+                    path=path,
+                )
+    else:
+        try:
+            head = head.decode(encoding, errors="ignore").encode("utf-8")
+        except LookupError:
+            return  # the reader names the unknown encoding
+    if b"\r" in head and b"\n" not in head:
+        raise CorpusError(
+            "uses CR-only line endings (old Mac style: no \\n in the first "
+            f"{len(head):,} bytes, but \\r); convert them to \\n (e.g. tr '\\r' '\\n' < in > out)",
+            path=path,
+        )
 
 
 def is_utf8(encoding: str) -> bool:
@@ -333,9 +371,9 @@ def infer_format(path: Path, fmt: str | None) -> str:
         if suffix in suffixes:
             return name
     raise ConfigError(
-        f"format should be given for a file ending in {suffix!r} (known endings: "
-        f"{', '.join(s for v in FORMATS.values() for s in v)}); pass format=one of "
-        f"{sorted(FORMATS)}",
+        f"the file ending {suffix!r} of {path} is not one seqdata reads; rename the file to end "
+        f"in one of {', '.join(s for v in FORMATS.values() for s in v)} (from Python, "
+        f"read_pairs(..., format=...) also takes one of {sorted(FORMATS)})",
     )
 
 
@@ -394,8 +432,13 @@ class Source:
         self.encoding = encoding
         self.fmt = fmt
         self.expected_fields = expected_fields
+        self.line_map: np.ndarray | None = None  # JSONL with blank lines: record → file line
+        self.explain: Callable[[], None] | None = None  # raises the error of a bad row
 
     def check(self, df: pl.DataFrame, empty: str) -> tuple[pl.DataFrame, list[int]]:
+        if self.line_map is not None and df.height:
+            lines = self.line_map[df["line"].to_numpy() - 1]
+            df = df.with_columns(pl.Series("line", lines, dtype=pl.Int64))
         if self.expected_fields is not None:
             _check_fields(df, self.paths[0], self.fmt, self.expected_fields)
             df = df.drop("_nf")
@@ -411,6 +454,8 @@ class Source:
         except (pl.exceptions.ComputeError, pa.ArrowInvalid) as err:
             if is_utf8_error(err):
                 raise undecodable(self.paths, self.encoding, err) from None
+            if self.explain is not None:
+                self.explain()
             raise CorpusError(f"cannot be read as {self.fmt} ({err})", path=self.paths[0]) from err
 
     def lazy(self, empty: str) -> pl.LazyFrame:

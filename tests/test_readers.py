@@ -272,13 +272,14 @@ def test_parquet_and_json_lines_with_nulls(tmp_path, fmt):
 
 def test_broken_json_is_a_corpus_error(tmp_path):
     path = write(tmp_path / "p.jsonl", '{"src": "a", "tgt": "b"}\nnot json\n')
-    with pytest.raises(CorpusError, match="cannot be read as jsonl"):
+    with pytest.raises(CorpusError, match=r"p.jsonl, line 2: is not valid JSON") as info:
         read_pairs(path)
+    assert info.value.line == 2
 
 
 def test_format_is_inferred_or_explained(tmp_path):
     path = write(tmp_path / "p.dat", "a\tb\n")
-    with pytest.raises(ConfigError, match="format should be given"):
+    with pytest.raises(ConfigError, match=r"ending '.dat' .* rename the file to end in one of"):
         read_pairs(path)
     with pytest.raises(ConfigError, match="format should be one of"):
         read_pairs(path, format="xml")  # type: ignore[arg-type]
