@@ -53,7 +53,7 @@ class Digest:
     def update(self, array: np.ndarray) -> None:
         flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
         for start in range(0, len(flat), _BLOCK):
-            self._hash.update(flat[start : start + _BLOCK])
+            self._hash.update(flat[start : start + _BLOCK].tobytes())
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()

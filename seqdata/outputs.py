@@ -108,7 +108,7 @@ def clean_stale(path: str | os.PathLike[str]) -> list[Path]:
     file, written on this host by a process that no longer runs, are removed.
     """
     out = Path(path)
-    removed = []
+    removed: list[Path] = []
     if not out.parent.is_dir():
         return removed
     for candidate in out.parent.glob(f".{out.name}.*"):

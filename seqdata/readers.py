@@ -189,9 +189,9 @@ def _table_source(path: Path, fmt: str, src_col: str, tgt_col: str, encoding: st
     )
     source = Source(lf, blocks, (path, path), encoding, fmt, None)
     if fmt == "jsonl":
-        columns = (src_col, tgt_col)
-        source.line_map = _check_jsonl(path, encoding, columns)
-        source.explain = functools.partial(_first_bad_json_line, path, encoding, columns)
+        text_fields = (src_col, tgt_col)
+        source.line_map = _check_jsonl(path, encoding, text_fields)
+        source.explain = functools.partial(_first_bad_json_line, path, encoding, text_fields)
     return source
 
 

@@ -247,7 +247,8 @@ def load_field(
         ragged = Ragged(values, offsets)
     except ConfigError as err:
         raise ManifestError(f"offsets do not fit the values: {err}", path=opath) from None
-    files = spec.get("files") if isinstance(spec.get("files"), dict) else {}
+    files = spec.get("files")
+    files = files if isinstance(files, dict) else {}
     verify_file(vpath, values, files.get("values"), level)
     verify_file(opath, offsets, files.get("offsets"), level)
     vocabs = manifest.get("vocab")
