@@ -40,7 +40,14 @@ from typing import Any
 
 from seqdata.errors import ConfigError, OutputError
 
-__all__ = ["MARKER_FILE", "check_output_dir", "clean_stale", "output_dir", "written_by"]
+__all__ = [
+    "MARKER_FILE",
+    "check_output_dir",
+    "clean_stale",
+    "describe_folder",
+    "output_dir",
+    "written_by",
+]
 
 MARKER_FILE = "seqdata-output.json"
 """Written last into every folder the CLI produces: which command wrote it, and what."""
@@ -55,6 +62,26 @@ def written_by(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None
+
+
+def describe_folder(path: str | os.PathLike[str]) -> str | None:
+    """What a folder is, in words, when seqdata wrote it: for messages such as "… is a
+    prepared corpus, not a checkpoint". None for a folder seqdata does not recognise.
+
+    >>> describe_folder(tempfile.gettempdir()) is None
+    True
+    """
+    root = Path(path)
+    kind = (written_by(root) or {}).get("kind")
+    if kind == "prepare" or (
+        (root / "manifest.json").is_file() and (root / "pipeline.json").is_file()
+    ):
+        return "a prepared corpus (written by `seqdata prepare`)"
+    if (root / "manifest.json").is_file():
+        return "a saved seqdata corpus store (ParallelCorpus.save)"
+    if isinstance(kind, str):
+        return f"a `seqdata {kind}` output"
+    return None
 
 
 def _check_not_cwd(out: Path) -> None:
