@@ -259,7 +259,12 @@ def _scan_jsonl(path: Path, encoding: str) -> pl.LazyFrame:
     if not bom and is_utf8(encoding):
         return pl.scan_ndjson(path, infer_schema_length=1000)
     data = b"".join(byte_blocks(path, encoding))  # the mark dropped, re-encoded as UTF-8
-    return pl.read_ndjson(io.BytesIO(data), infer_schema_length=1000).lazy()
+    if not data.strip():
+        raise EmptyCorpusError("has no examples; check that this is the right file", path=path)
+    try:
+        return pl.read_ndjson(io.BytesIO(data), infer_schema_length=1000).lazy()
+    except pl.exceptions.PolarsError as err:
+        raise CorpusError(f"cannot be read as jsonl ({err})", path=path) from None
 
 
 def _pairs_source(
