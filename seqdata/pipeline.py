@@ -67,7 +67,7 @@ from seqdata.sentencepiece import SentencePieceTokenizer
 
 # TextPipeline lives in seqdata.text_pipeline; saved checkpoints name their pipeline class
 # and rebuild it from this module (seqdata.train), so it stays reachable here.
-from seqdata.text_pipeline import TextPipeline
+from seqdata.text_pipeline import TextPipeline, mask_specials, no_specials
 from seqdata.texts import Tokenizer
 from seqdata.tokenizers import WhitespaceTokenizer, tokenizer_from_dict
 from seqdata.vocab import DEFAULT_SPECIALS, Vocab
@@ -224,7 +224,7 @@ class PairPipeline:
         Raises:
             EmptyLineError: the text has no tokens.
         """
-        ids = _no_specials(self.src_vocab.encode(self.src_tokenizer(text)), self.src_vocab)
+        ids = no_specials(self.src_vocab.encode(self.src_tokenizer(text)), self.src_vocab)
         if not ids:
             raise EmptyLineError(
                 f"the source text has no tokens ({text!r:.40}); an empty sequence cannot be "
@@ -234,7 +234,7 @@ class PairPipeline:
 
     def encode_target(self, text: str) -> list[int]:
         """Framed target ids of one text: ``[SOS] + ids[:max_len - 2] + [EOS]``."""
-        ids = _no_specials(self.tgt_vocab.encode(self.tgt_tokenizer(text)), self.tgt_vocab)
+        ids = no_specials(self.tgt_vocab.encode(self.tgt_tokenizer(text)), self.tgt_vocab)
         return frame_target(ids, self.max_len, self.sos_id, self.eos_id)
 
     def encode_pair(self, src_text: str, tgt_text: str) -> tuple[list[int], list[int]]:
@@ -410,26 +410,6 @@ def _pair_tokenizers(src: Tokenizer | None, tgt: Tokenizer | None) -> tuple[Toke
     return src_tok, src_tok
 
 
-def _special_ids(vocab: Vocab) -> np.ndarray:
-    """The ids no text may produce: every special but UNK (PAD, SOS, EOS, …)."""
-    unk = vocab.unk_id
-    return np.array(sorted(i for i in vocab.special_ids.values() if i != unk), dtype=np.int32)
-
-
-def _mask_specials(values: np.ndarray, vocab: Vocab) -> tuple[np.ndarray, int]:
-    """``values`` with literal special tokens mapped to UNK, and how many there were."""
-    hit = np.isin(values, _special_ids(vocab))
-    count = int(np.count_nonzero(hit))
-    if count:
-        values = np.where(hit, np.int32(vocab.unk_id), values).astype(values.dtype, copy=False)
-    return values, count
-
-
-def _no_specials(ids: list[int], vocab: Vocab) -> list[int]:
-    banned = set(_special_ids(vocab).tolist())
-    return [vocab.unk_id if i in banned else i for i in ids]
-
-
 class _Side:
     """Encode one side's chunk of texts: ``((values, offsets), (truncated, specials_seen))``."""
 
@@ -446,7 +426,7 @@ class _Side:
 
     def __call__(self, chunk: pl.Series) -> tuple[Flat, tuple[int, int]]:
         values, offsets = _tokenize_index(self.tokenizer, self.vocab, chunk, self.direct)
-        values, seen = _mask_specials(values, self.vocab)
+        values, seen = mask_specials(values, self.vocab)
         longest = self.max_len
         if self.tgt:
             framed = frame_target_flat(

@@ -49,6 +49,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from seqdata._checks import check_int, check_optional_int, check_state_keys, resolve_rank
+from seqdata.bucketing import token_budget_bounds
 from seqdata.errors import ConfigError, InputTypeError, StateDictError
 
 __all__ = ["StreamingBucketer"]
@@ -275,8 +276,6 @@ class StreamingBucketer(IterableDataset[Any]):
         src, tgt = _example_lengths(buffer, self.src_key, self.tgt_key)
         order = np.lexsort((src,) if tgt is None else (tgt, src))
         if self.max_tokens is not None:
-            from seqdata.bucketing import token_budget_bounds
-
             bounds = token_budget_bounds(
                 src[order],
                 None if tgt is None else tgt[order],

@@ -113,7 +113,7 @@ class TextPipeline:
 
     def encode(self, text: str) -> list[int]:
         """Ids of one text, ``(L,)``."""
-        ids = self.vocab.encode(self.tokenizer(text))
+        ids = no_specials(self.vocab.encode(self.tokenizer(text)), self.vocab)
         if self.sos_id is not None and self.eos_id is not None:
             return frame_target(ids, self.max_len, self.sos_id, self.eos_id)
         if not ids:
@@ -141,6 +141,7 @@ class TextPipeline:
 
         def encode(chunk: pl.Series) -> Flat:
             values, offsets = _tokenize_index(self.tokenizer, self.vocab, chunk, self._direct)
+            values, _ = mask_specials(values, self.vocab)
             if sos is not None and eos is not None:
                 return frame_target_flat(values, offsets, max_len, sos, eos)
             return frame_source_flat(values, offsets, max_len)
@@ -207,3 +208,24 @@ class TextPipeline:
             f"TextPipeline(tokenizer={self.tokenizer!r}, vocab={self.vocab!r}, "
             f"max_len={self.max_len}, add_sos_eos={self.add_sos_eos})"
         )
+
+
+def _special_ids(vocab: Vocab) -> np.ndarray:
+    """The ids no text may produce: every special but UNK (PAD, SOS, EOS, …)."""
+    unk = vocab.unk_id
+    return np.array(sorted(i for i in vocab.special_ids.values() if i != unk), dtype=np.int32)
+
+
+def mask_specials(values: np.ndarray, vocab: Vocab) -> tuple[np.ndarray, int]:
+    """``values`` with literal special tokens mapped to UNK, and how many there were."""
+    hit = np.isin(values, _special_ids(vocab))
+    count = int(np.count_nonzero(hit))
+    if count:
+        values = np.where(hit, np.int32(vocab.unk_id), values).astype(values.dtype, copy=False)
+    return values, count
+
+
+def no_specials(ids: list[int], vocab: Vocab) -> list[int]:
+    """:func:`mask_specials` for one sequence of ids."""
+    banned = set(_special_ids(vocab).tolist())
+    return [vocab.unk_id if i in banned else i for i in ids]

@@ -195,6 +195,16 @@ def test_literal_special_tokens_never_become_special_ids():
     assert out.specials_in_text == 3
 
 
+def test_literal_special_tokens_in_single_texts_become_unk():
+    from seqdata.text_pipeline import TextPipeline
+
+    pipe = TextPipeline.build(["a <eos> b", "<pad> c"])
+    ids = pipe.encode("a <eos> b")
+    assert ids == [pipe.vocab["a"], pipe.vocab.unk_id, pipe.vocab["b"]]
+    values, _ = pipe.encode_flat(["<pad> c"])
+    assert values.tolist() == [pipe.vocab.unk_id, pipe.vocab["c"]]
+
+
 def test_prepare_reports_literal_specials(tmp_path, capsys):
     src, tgt = corpus_files(tmp_path)
     src.write_text("a <eos> b\nc\n", encoding="utf-8")
