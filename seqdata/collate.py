@@ -192,11 +192,11 @@ class PadCollate:
             )
         if len(examples) == 0:
             raise ShapeError("cannot collate an empty batch (the sampler yielded no indices)")
-        first = examples[0]
-        if isinstance(first, Mapping):
+        kind = _same_kind(examples)
+        if kind == "row":
             return self._from_rows(examples)
-        if _is_sequence(first) and len(first) == 2 and _is_sequence(first[0]):
-            if _is_sequence(first[1]):
+        if kind in ("pair", "labelled"):
+            if kind == "pair":
                 return RaggedBatch(
                     Ragged.from_sequences([ex[0] for ex in examples]),
                     Ragged.from_sequences([ex[1] for ex in examples]),
@@ -229,6 +229,38 @@ class PadCollate:
                 f"every row should have the columns of the first row, but one lacks {err}"
             ) from None
         return RaggedBatch(src, tgt, labels)
+
+
+_KINDS = {
+    "row": "a dict of columns",
+    "pair": "a (source ids, target ids) pair",
+    "labelled": "an (ids, label) pair",
+    "ids": "a sequence of ids",
+}
+
+
+def _kind(example: Any) -> str:
+    if isinstance(example, Mapping):
+        return "row"
+    if _is_sequence(example) and len(example) == 2 and _is_sequence(example[0]):
+        return "pair" if _is_sequence(example[1]) else "labelled"
+    if _is_sequence(example):
+        return "ids"
+    return type(example).__name__
+
+
+def _same_kind(examples: Sequence[Any]) -> str:
+    """The kind every example of the batch has; mixed kinds are an error naming the first."""
+    kinds = [_kind(ex) for ex in examples]
+    for i, kind in enumerate(kinds):
+        if kind not in _KINDS or kind != kinds[0]:
+            what = _KINDS.get(kind, f"of type {kind}")
+            raise InputTypeError(
+                f"every example of a batch should be {_KINDS.get(kinds[0], 'a sequence of ids')}"
+                f" like example 0, but example {i} is {what}: {examples[i]!r:.60}",
+                index=i,
+            )
+    return kinds[0]
 
 
 def lengths_for(lengths: Any, batch: int, max_len: int, name: str = "lengths") -> Tensor:

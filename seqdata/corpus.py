@@ -130,14 +130,9 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
     def from_texts(cls, src_texts: Any, tgt_texts: Any, pipeline: PairPipeline) -> ParallelCorpus:
         """Encode parallel texts (lists, numpy arrays or polars Series) with
         ``pipeline.encode_flat`` (a :class:`seqdata.pipeline.PairPipeline`)."""
-        if len(src_texts) != len(tgt_texts):
-            raise ParallelMismatchError(
-                f"source and target should have the same number of texts, but got "
-                f"{len(src_texts)} source and {len(tgt_texts)} target texts"
-            )
-        if len(src_texts) == 0:
+        (sv, so), (tv, to) = pipeline.encode_flat(src_texts, tgt_texts)  # checks the counts
+        if len(so) == 1:
             raise EmptyCorpusError("there are no texts to encode")
-        (sv, so), (tv, to) = pipeline.encode_flat(src_texts, tgt_texts)
         return cls(Ragged(sv, so), Ragged(tv, to))
 
     @classmethod
@@ -254,7 +249,8 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
         >>> ParallelCorpus.load(folder, pipeline=pipe).src_lengths.tolist()
         [2, 1, 1]
         """
-        totals = dict.fromkeys(("src_unk", "tgt_unk", "src_truncated", "tgt_truncated"), 0)
+        keys = ("src_unk", "tgt_unk", "src_truncated", "tgt_truncated", "specials_in_text")
+        totals = dict.fromkeys(keys, 0)
         src_unk, tgt_unk = pipeline.src_vocab.unk_id, pipeline.tgt_vocab.unk_id
         chunk_count = 0
         with ParallelCorpusWriter(directory, pipeline=pipeline) as writer:
@@ -269,6 +265,7 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
                 totals["tgt_unk"] += int(np.count_nonzero(encoded.tgt[0] == tgt_unk))
                 totals["src_truncated"] += encoded.src_truncated
                 totals["tgt_truncated"] += encoded.tgt_truncated
+                totals["specials_in_text"] += encoded.specials_in_text
                 chunk_count += 1
             examples = writer.num_examples
             src_tokens, tgt_tokens = writer.num_tokens("src"), writer.num_tokens("tgt")
@@ -287,18 +284,28 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
         mmap: bool = True,
         *,
         pipeline: PairPipeline | None = None,
+        verify: str = "fast",
     ) -> ParallelCorpus:
         """Open a store written by :meth:`save`; ``mmap=True`` maps the files (no read).
 
+        Args:
+            directory: the store folder (a prepared folder, or its ``valid/``, ``test/``).
+            mmap: memory-map the arrays instead of reading them.
+            pipeline: if given, its vocabularies must be the ones the ids were encoded with.
+            verify: ``"fast"`` (default: file sizes, offsets, ids below the vocabulary size,
+                each field's own files), ``"full"`` (also the checksums: reads every byte)
+                or ``"none"`` — see `seqdata.npyfiles`.
+
         Raises:
-            ManifestError: missing/corrupt manifest, a missing array file, or arrays whose
-                shape/dtype/count disagree with it (the error names the file); a
-                ``pipeline`` whose vocabularies differ from the recorded ones.
+            ManifestError: missing/corrupt manifest, a missing, damaged or changed array file,
+                or arrays whose shape/dtype/count disagree with it (the error names the
+                file); a ``pipeline`` whose vocabularies differ from the recorded ones.
         """
         root = Path(directory)
         manifest = read_manifest(root, "parallel")
         check_vocabs(root, manifest, pipeline, ("src", "tgt"))
-        return cls(load_field(root, manifest, "src", mmap), load_field(root, manifest, "tgt", mmap))
+        src = load_field(root, manifest, "src", mmap, verify)
+        return cls(src, load_field(root, manifest, "tgt", mmap, verify))
 
 
 class MonoCorpus(Dataset[Any]):
@@ -403,9 +410,11 @@ class MonoCorpus(Dataset[Any]):
         mmap: bool = True,
         *,
         pipeline: TextPipeline | None = None,
+        verify: str = "fast",
     ) -> MonoCorpus:
         """Open a store written by :meth:`save` (see :meth:`ParallelCorpus.load`)."""
         root = Path(directory)
         manifest = read_manifest(root, "mono")
         check_vocabs(root, manifest, pipeline, ("ids",))
-        return cls(load_field(root, manifest, "ids", mmap), load_labels(root, manifest, mmap))
+        ids = load_field(root, manifest, "ids", mmap, verify)
+        return cls(ids, load_labels(root, manifest, mmap))

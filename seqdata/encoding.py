@@ -61,20 +61,6 @@ def _check_vocab(vocab: object, name: str) -> Vocab:
     return vocab
 
 
-def _check_max_len(max_len: object, minimum: int, why: str) -> int | None:
-    if max_len is None:
-        return None
-    if isinstance(max_len, bool) or not isinstance(max_len, int | np.integer):
-        raise InputTypeError(
-            f"max_len should be None or an int, but got {type(max_len).__name__} ({max_len!r})"
-        )
-    if max_len < minimum:
-        raise ConfigError(
-            f"max_len should be None or an integer >= {minimum}{why}, but got max_len={max_len}"
-        )
-    return int(max_len)
-
-
 def _spm_direct(tokenizer: Tokenizer, vocab: Vocab) -> bool:
     """True when ``vocab`` is exactly the sentencepiece model's pieces: its ids can be used
     directly (sentencepiece's threaded id encoder, no piece strings)."""

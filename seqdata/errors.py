@@ -26,6 +26,7 @@ __all__ = [
     "EmptyLineError",
     "InputTypeError",
     "ManifestError",
+    "OutputError",
     "ParallelMismatchError",
     "SeqdataError",
     "SequenceTooLongError",
@@ -122,6 +123,10 @@ class EmptyCorpusError(CorpusError):
 
 class ManifestError(CorpusError):
     """A saved store whose manifest does not match its arrays (or is missing/corrupted)."""
+
+
+class OutputError(SeqdataError, OSError):
+    """An output folder cannot be written (permissions, a full disk) or would clobber files."""
 
 
 class SequenceTooLongError(SeqdataError, ValueError):

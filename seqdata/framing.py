@@ -30,6 +30,7 @@ import numpy as np
 from seqdata.errors import ConfigError, InputTypeError, ShapeError
 
 __all__ = [
+    "check_max_len",
     "frame_source",
     "frame_source_batch",
     "frame_source_flat",
@@ -41,19 +42,26 @@ __all__ = [
 IdSequence = Sequence[int] | np.ndarray
 
 
-def _check_max_len(max_len: int | None, minimum: int, side: str) -> None:
+_TARGET_FLOOR = " (a target needs room for SOS and EOS)"
+
+
+def check_max_len(max_len: object, minimum: int, why: str = "") -> int | None:
+    """``max_len`` as an int ``>= minimum``, or None (no truncation); ``why`` explains the floor.
+
+    >>> check_max_len(None, 2) is None, check_max_len(5, 2)
+    (True, 5)
+    """
     if max_len is None:
-        return
+        return None
     if isinstance(max_len, bool) or not isinstance(max_len, int | np.integer):
         raise InputTypeError(
             f"max_len should be None or an int, but got {type(max_len).__name__} ({max_len!r})"
         )
     if max_len < minimum:
-        why = " (room for SOS and EOS)" if side == "target" else ""
         raise ConfigError(
-            f"max_len should be >= {minimum} for a {side}{why}, but got max_len={max_len}; "
-            "use None for no truncation"
+            f"max_len should be None or an integer >= {minimum}{why}, but got max_len={max_len}"
         )
+    return int(max_len)
 
 
 def _check_id(value: int, name: str) -> None:
@@ -80,7 +88,7 @@ def frame_source(ids: IdSequence, max_len: int | None) -> list[int]:
     >>> frame_source([4, 5], max_len=None)
     [4, 5]
     """
-    _check_max_len(max_len, 1, "source")
+    check_max_len(max_len, 1)
     seq = _as_list(ids)
     return seq if max_len is None else seq[:max_len]
 
@@ -94,7 +102,7 @@ def frame_target(ids: IdSequence, max_len: int | None, sos_id: int, eos_id: int)
     >>> frame_target([], max_len=2, sos_id=2, eos_id=3)
     [2, 3]
     """
-    _check_max_len(max_len, 2, "target")
+    check_max_len(max_len, 2, _TARGET_FLOOR)
     _check_id(sos_id, "sos_id")
     _check_id(eos_id, "eos_id")
     seq = _as_list(ids)
@@ -108,7 +116,7 @@ def frame_source_batch(batch: Sequence[IdSequence], max_len: int | None) -> list
     >>> frame_source_batch([[4, 5, 6], [7]], max_len=2)
     [[4, 5], [7]]
     """
-    _check_max_len(max_len, 1, "source")
+    check_max_len(max_len, 1)
     return [frame_source(ids, max_len) for ids in batch]
 
 
@@ -120,7 +128,7 @@ def frame_target_batch(
     >>> frame_target_batch([[4, 5, 6], []], max_len=4, sos_id=2, eos_id=3)
     [[2, 4, 5, 3], [2, 3]]
     """
-    _check_max_len(max_len, 2, "target")
+    check_max_len(max_len, 2, _TARGET_FLOOR)
     return [frame_target(ids, max_len, sos_id, eos_id) for ids in batch]
 
 
@@ -181,7 +189,7 @@ def frame_source_flat(
     >>> v.tolist(), o.tolist()
     ([1, 2, 4, 5], [0, 2, 4])
     """
-    _check_max_len(max_len, 1, "source")
+    check_max_len(max_len, 1)
     values, offsets = _check_flat(values, offsets)
     if max_len is None:
         return values, offsets
@@ -200,7 +208,7 @@ def frame_target_flat(
     >>> v.tolist(), o.tolist()
     ([2, 3, 2, 7, 8, 3], [0, 2, 6])
     """
-    _check_max_len(max_len, 2, "target")
+    check_max_len(max_len, 2, _TARGET_FLOOR)
     _check_id(sos_id, "sos_id")
     _check_id(eos_id, "eos_id")
     values, offsets = _check_flat(values, offsets)

@@ -23,6 +23,8 @@ an empty sequence cannot be packed. An empty target frames to ``[SOS, EOS]``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
@@ -35,10 +37,8 @@ from seqdata.chunks import Chunks
 from seqdata.encoding import (
     _PAIR_FORMAT,
     _VERSION,
-    Counted,
     Flat,
     _as_pair_series,
-    _check_max_len,
     _check_not_empty,
     _check_state,
     _check_tokenizer,
@@ -55,12 +55,19 @@ from seqdata.encoding import (
     _wants_lists,
     count_pair_chunks,
 )
-from seqdata.errors import EmptyLineError
-from seqdata.framing import frame_source, frame_source_flat, frame_target, frame_target_flat
+from seqdata.errors import ConfigError, EmptyLineError
+from seqdata.framing import (
+    check_max_len,
+    frame_source,
+    frame_source_flat,
+    frame_target,
+    frame_target_flat,
+)
+from seqdata.sentencepiece import SentencePieceTokenizer
 
 # TextPipeline lives in seqdata.text_pipeline; saved checkpoints name their pipeline class
 # and rebuild it from this module (seqdata.train), so it stays reachable here.
-from seqdata.text_pipeline import TextPipeline
+from seqdata.text_pipeline import TextPipeline, mask_specials, no_specials
 from seqdata.texts import Tokenizer
 from seqdata.tokenizers import WhitespaceTokenizer, tokenizer_from_dict
 from seqdata.vocab import DEFAULT_SPECIALS, Vocab
@@ -77,12 +84,15 @@ class EncodedPairs(NamedTuple):
         tgt: the same for the framed targets.
         src_truncated: sources longer than ``max_len`` (cut to ``max_len``).
         tgt_truncated: targets with more than ``max_len - 2`` tokens (cut before EOS).
+        specials_in_text: literal special tokens (``<pad>``, ``<s>``, ``</s>``, …) found in
+            the texts and encoded as UNK (both sides).
     """
 
     src: Flat
     tgt: Flat
     src_truncated: int
     tgt_truncated: int
+    specials_in_text: int = 0
 
 
 class PairPipeline:
@@ -115,7 +125,7 @@ class PairPipeline:
         self.tgt_tokenizer = _check_tokenizer(tgt_tokenizer, "tgt_tokenizer")
         self.src_vocab = _check_vocab(src_vocab, "src_vocab")
         self.tgt_vocab = _check_vocab(tgt_vocab, "tgt_vocab")
-        self.max_len = _check_max_len(max_len, 2, " (a target needs room for SOS and EOS)")
+        self.max_len = check_max_len(max_len, 2, " (a target needs room for SOS and EOS)")
         self.sos_id = tgt_vocab.sos_id
         self.eos_id = tgt_vocab.eos_id
         self._src_direct = _spm_direct(src_tokenizer, src_vocab)
@@ -141,18 +151,19 @@ class PairPipeline:
             src_texts: source sentences, ``(N,)``.
             tgt_texts: target sentences, ``(N,)``.
             src_tokenizer: default ``WhitespaceTokenizer()``.
-            tgt_tokenizer: default: the source tokenizer.
+            tgt_tokenizer: default: the source tokenizer when it is language-independent
+                (whitespace, char); a trained (sentencepiece) source tokenizer is not reused:
+                pass ``tgt_tokenizer`` too.
             min_freq: see :meth:`Vocab.build`.
             max_size: see :meth:`Vocab.build` (per side).
             max_len: see the class.
             specials: both vocabularies' specials (need ``sos``/``eos`` for the target).
             num_threads: threads for counting (``None`` = all cores).
         """
-        src_tok = src_tokenizer if src_tokenizer is not None else WhitespaceTokenizer()
-        tgt_tok = tgt_tokenizer if tgt_tokenizer is not None else src_tok
+        src_tok, tgt_tok = _pair_tokenizers(src_tokenizer, tgt_tokenizer)
         src, tgt = _as_pair_series(src_texts, tgt_texts)
-        src_counts = _counts(_check_tokenizer(src_tok, "src_tokenizer"), src, num_threads)
-        tgt_counts = _counts(_check_tokenizer(tgt_tok, "tgt_tokenizer"), tgt, num_threads)
+        src_counts = _counts(src_tok, src, num_threads)
+        tgt_counts = _counts(tgt_tok, tgt, num_threads)
         src_vocab = Vocab.from_counts(src_counts, min_freq, max_size, specials)
         tgt_vocab = Vocab.from_counts(tgt_counts, min_freq, max_size, specials)
         return cls(src_tok, tgt_tok, src_vocab, tgt_vocab, max_len=max_len)
@@ -172,9 +183,8 @@ class PairPipeline:
         src_col: str = "src",
         tgt_col: str = "tgt",
     ) -> PairPipeline:
-        """:meth:`build` over a corpus read chunk by chunk, in bounded memory: one pass that
-        counts each chunk's tokens (:class:`~seqdata.vocab.TokenCounts`) — the same
-        vocabularies as :meth:`build` on the whole corpus.
+        """:meth:`build` over a corpus read chunk by chunk, in bounded memory (one counting
+        pass, :class:`~seqdata.vocab.TokenCounts`): the same vocabularies as :meth:`build`.
 
         Args:
             chunks: an iterable of polars DataFrames (or mappings of columns) with text
@@ -199,12 +209,8 @@ class PairPipeline:
         >>> PairPipeline.build_from_chunks(chunks).src_vocab.tokens[4:]
         ('b', 'a')
         """
-        src_tok = src_tokenizer if src_tokenizer is not None else WhitespaceTokenizer()
-        tgt_tok = tgt_tokenizer if tgt_tokenizer is not None else src_tok
-        toks = (
-            _check_tokenizer(src_tok, "src_tokenizer"),
-            _check_tokenizer(tgt_tok, "tgt_tokenizer"),
-        )
+        toks = _pair_tokenizers(src_tokenizer, tgt_tokenizer)
+        src_tok, tgt_tok = toks
         src_counts, tgt_counts = count_pair_chunks(chunks, toks, (src_col, tgt_col), num_threads)
         src_vocab = Vocab.from_counts(src_counts, min_freq, max_size, specials)
         tgt_vocab = Vocab.from_counts(tgt_counts, min_freq, max_size, specials)
@@ -218,7 +224,7 @@ class PairPipeline:
         Raises:
             EmptyLineError: the text has no tokens.
         """
-        ids = self.src_vocab.encode(self.src_tokenizer(text))
+        ids = no_specials(self.src_vocab.encode(self.src_tokenizer(text)), self.src_vocab)
         if not ids:
             raise EmptyLineError(
                 f"the source text has no tokens ({text!r:.40}); an empty sequence cannot be "
@@ -228,7 +234,7 @@ class PairPipeline:
 
     def encode_target(self, text: str) -> list[int]:
         """Framed target ids of one text: ``[SOS] + ids[:max_len - 2] + [EOS]``."""
-        ids = self.tgt_vocab.encode(self.tgt_tokenizer(text))
+        ids = no_specials(self.tgt_vocab.encode(self.tgt_tokenizer(text)), self.tgt_vocab)
         return frame_target(ids, self.max_len, self.sos_id, self.eos_id)
 
     def encode_pair(self, src_text: str, tgt_text: str) -> tuple[list[int], list[int]]:
@@ -243,8 +249,6 @@ class PairPipeline:
         'y x'
         """
         return self.tgt_tokenizer.detokenize(self.tgt_vocab.decode(ids, strip_specials=True))
-
-    # -- batches ----------------------------------------------------------------------------
 
     def encode_flat(
         self,
@@ -292,28 +296,12 @@ class PairPipeline:
         ([4, 5, 6, 4], 0, 1)
         """
         src, tgt = _as_pair_series(src_texts, tgt_texts)
-        max_len = self.max_len
-
-        def cut(offsets: np.ndarray, longest: int | None) -> int:
-            return 0 if longest is None else int(np.count_nonzero(np.diff(offsets) > longest))
-
-        def encode_src(chunk: pl.Series) -> Counted:
-            values, offsets = _tokenize_index(
-                self.src_tokenizer, self.src_vocab, chunk, self._src_direct
-            )
-            return frame_source_flat(values, offsets, max_len), cut(offsets, max_len)
-
-        def encode_tgt(chunk: pl.Series) -> Counted:
-            values, offsets = _tokenize_index(
-                self.tgt_tokenizer, self.tgt_vocab, chunk, self._tgt_direct
-            )
-            framed = frame_target_flat(values, offsets, max_len, self.sos_id, self.eos_id)
-            return framed, cut(offsets, None if max_len is None else max_len - 2)
-
         threads = check_threads(num_threads)
         rows = _chunk_rows(len(src), threads)
-        src_jobs = _chunk_jobs(src, encode_src, rows)
-        tgt_jobs = _chunk_jobs(tgt, encode_tgt, rows)
+        src_side = _Side(self.src_tokenizer, self.src_vocab, self._src_direct, self.max_len)
+        tgt_side = _Side(self.tgt_tokenizer, self.tgt_vocab, self._tgt_direct, self.max_len, True)
+        src_jobs = _chunk_jobs(src, src_side, rows)
+        tgt_jobs = _chunk_jobs(tgt, tgt_side, rows)
         parts = _run(src_jobs + tgt_jobs, threads)
         src_parts, tgt_parts = parts[: len(src_jobs)], parts[len(src_jobs) :]
         src_flat = _concat([flat for flat, _ in src_parts])
@@ -321,8 +309,9 @@ class PairPipeline:
         return EncodedPairs(
             src_flat,
             _concat([flat for flat, _ in tgt_parts]),
-            sum(n for _, n in src_parts),
-            sum(n for _, n in tgt_parts),
+            sum(n[0] for _, n in src_parts),
+            sum(n[0] for _, n in tgt_parts),
+            sum(n[1] for _, n in parts),
         )
 
     def __call__(
@@ -384,17 +373,25 @@ class PairPipeline:
             max_len=state.get("max_len"),
         )
 
+    def fingerprint(self) -> str:
+        """A hash of what ties ids to tokens: both vocabularies and tokenizers (not max_len).
+
+        >>> PairPipeline.build(["a b b"], ["x"]).fingerprint()[:8] == PairPipeline.build(
+        ...     ["a a b"], ["x"]).fingerprint()[:8]
+        False
+        """
+        state = {k: v for k, v in self.to_dict().items() if k != "max_len"}
+        text = json.dumps(state, sort_keys=True, default=str).encode("utf-8")
+        return hashlib.blake2b(text, digest_size=16).hexdigest()
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PairPipeline) and other.to_dict() == self.to_dict()
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return (
-            f"PairPipeline(src_tokenizer={self.src_tokenizer!r}, "
-            f"tgt_tokenizer={self.tgt_tokenizer!r}, src_vocab={self.src_vocab!r}, "
-            f"tgt_vocab={self.tgt_vocab!r}, max_len={self.max_len})"
-        )
+        fields = ("src_tokenizer", "tgt_tokenizer", "src_vocab", "tgt_vocab", "max_len")
+        return f"PairPipeline({', '.join(f'{f}={getattr(self, f)!r}' for f in fields)})"
 
     def save(self, path: Any) -> Any:
         """JSON plus ``.model`` files: [`save_pipeline`][seqdata.pipeline_io.save_pipeline]."""
@@ -408,3 +405,48 @@ class PairPipeline:
         from seqdata.pipeline_io import load_pipeline
 
         return load_pipeline(path)
+
+
+def _pair_tokenizers(src: Tokenizer | None, tgt: Tokenizer | None) -> tuple[Tokenizer, Tokenizer]:
+    """The two sides' tokenizers: defaults filled in, checked, a trained one never shared."""
+    src_tok = _check_tokenizer(src if src is not None else WhitespaceTokenizer(), "src_tokenizer")
+    if tgt is not None:
+        return src_tok, _check_tokenizer(tgt, "tgt_tokenizer")
+    if isinstance(src_tok, SentencePieceTokenizer):
+        raise ConfigError(
+            "tgt_tokenizer should be given when src_tokenizer is a trained sentencepiece model, "
+            "but got tgt_tokenizer=None: a model trained on the source language would split the "
+            "target into the source's pieces. Train one per side (SentencePieceTokenizer.train "
+            "on the target texts), or pass the same model as tgt_tokenizer too if it was "
+            "trained on both languages"
+        )
+    return src_tok, src_tok
+
+
+class _Side:
+    """Encode one side's chunk of texts: ``((values, offsets), (truncated, specials_seen))``."""
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        vocab: Vocab,
+        direct: bool,
+        max_len: int | None,
+        tgt: bool = False,
+    ) -> None:
+        self.tokenizer, self.vocab, self.direct = tokenizer, vocab, direct
+        self.max_len, self.tgt = max_len, tgt
+
+    def __call__(self, chunk: pl.Series) -> tuple[Flat, tuple[int, int]]:
+        values, offsets = _tokenize_index(self.tokenizer, self.vocab, chunk, self.direct)
+        values, seen = mask_specials(values, self.vocab)
+        longest = self.max_len
+        if self.tgt:
+            framed = frame_target_flat(
+                values, offsets, longest, self.vocab.sos_id, self.vocab.eos_id
+            )
+            longest = None if longest is None else longest - 2
+        else:
+            framed = frame_source_flat(values, offsets, longest)
+        cut = 0 if longest is None else int(np.count_nonzero(np.diff(offsets) > longest))
+        return framed, (cut, seen)

@@ -270,6 +270,10 @@ class RaggedBatch:
         labels: ``(B,)`` labels of the batch's examples, or ``None``.
         indices: ``(B,)`` rows of ``src``/``tgt`` in the batch; ``None`` means all of them.
 
+    Attributes:
+        indices: ``(B,)`` the examples' corpus indices — the same in the main process and
+            in a batch that comes back from a DataLoader worker (pickled as a compact copy).
+
     >>> batch = RaggedBatch(Ragged.from_sequences([[4, 5], [6], [7, 8, 9]]), indices=[2, 1])
     >>> len(batch), batch.src_lengths.tolist(), batch[0].tolist()
     (2, [3, 1], [7, 8, 9])
@@ -277,7 +281,7 @@ class RaggedBatch:
     [[6, 0, 0], [7, 8, 9]]
     """
 
-    __slots__ = ("_src", "_tgt", "indices", "labels")
+    __slots__ = ("_rows", "_src", "_tgt", "indices", "labels")
 
     def __init__(
         self,
@@ -289,11 +293,12 @@ class RaggedBatch:
         self._src = src
         self._tgt = tgt
         self.labels = None if labels is None else np.asarray(labels)
-        self.indices = (
+        self._rows = (  # positions in the arrays held
             np.arange(len(src), dtype=np.int64)
             if indices is None
             else _as_index_array(indices, len(src))
         )
+        self.indices = self._rows
 
     @classmethod
     def _of(
@@ -301,14 +306,15 @@ class RaggedBatch:
     ) -> RaggedBatch:
         """Build from already checked ``indices`` (the corpus's ``__getitems__``)."""
         batch = cls.__new__(cls)
-        batch._src, batch._tgt, batch.labels, batch.indices = src, tgt, labels, indices
+        batch._src, batch._tgt, batch.labels = src, tgt, labels
+        batch._rows = batch.indices = indices
         return batch
 
     def __len__(self) -> int:
-        return len(self.indices)
+        return len(self._rows)
 
     def __getitem__(self, i: int) -> Any:
-        row = int(self.indices[i])
+        row = int(self._rows[i])
         if self._tgt is not None:
             return self._src[row], self._tgt[row]
         if self.labels is not None:
@@ -316,7 +322,8 @@ class RaggedBatch:
         return self._src[row]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (RaggedBatch, (self.src, self.tgt, self.labels))
+        # a compact copy of its own examples; `indices` keeps the corpus indices
+        return (_unpickle_batch, (self.src, self.tgt, self.labels, self.indices))
 
     @property
     def has_tgt(self) -> bool:
@@ -325,22 +332,22 @@ class RaggedBatch:
     @property
     def src(self) -> Ragged:
         """The batch's source sequences, as a compact :class:`Ragged` (a copy)."""
-        return self._src._gather(self.indices)
+        return self._src._gather(self._rows)
 
     @property
     def tgt(self) -> Ragged | None:
         """The batch's target sequences (a copy), or ``None``."""
-        return None if self._tgt is None else self._tgt._gather(self.indices)
+        return None if self._tgt is None else self._tgt._gather(self._rows)
 
     @property
     def src_lengths(self) -> np.ndarray:
         """``(B,)`` int64 source lengths."""
-        return self._src.lengths[self.indices]
+        return self._src.lengths[self._rows]
 
     @property
     def tgt_lengths(self) -> np.ndarray | None:
         """``(B,)`` int64 target lengths, or ``None``."""
-        return None if self._tgt is None else self._tgt.lengths[self.indices]
+        return None if self._tgt is None else self._tgt.lengths[self._rows]
 
     def padded(
         self,
@@ -358,10 +365,18 @@ class RaggedBatch:
         ragged = self._src if side == "src" else self._tgt
         if ragged is None:
             raise ShapeError(f"this batch has no {side!r} side")
-        picked = self.indices[rows]
+        picked = self._rows[rows]
         lengths = ragged.lengths[picked]
         width = padded_length(int(lengths.max()) if len(rows) else 0, pad_to_multiple_of)
         return _pad_gather(ragged, picked, lengths, width, pad_id, batch_first)
+
+
+def _unpickle_batch(
+    src: Ragged, tgt: Ragged | None, labels: np.ndarray | None, indices: np.ndarray
+) -> RaggedBatch:
+    batch = RaggedBatch(src, tgt, labels)
+    batch.indices = indices
+    return batch
 
 
 def _pad_gather(

@@ -38,10 +38,18 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import Sampler
 
-from seqdata.errors import ConfigError, InputTypeError, SequenceTooLongError, StateDictError
+from seqdata._checks import check_int, check_state_keys, resolve_rank
+from seqdata.bucketing import (
+    as_lengths,
+    bucket_keys,
+    length_groups,
+    lengths_fingerprint,
+    partition_cells,
+    token_budget_bounds,
+)
+from seqdata.errors import ConfigError, SequenceTooLongError, StateDictError
 
 __all__ = [
     "BucketBatchSampler",
@@ -52,219 +60,6 @@ __all__ = [
     "partition_cells",
     "token_budget_bounds",
 ]
-
-
-# --------------------------------------------------------------------------- checks
-
-
-def _check_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise ConfigError(f"{name} should be {kind}, but got {name}={value!r}")
-    return int(value)
-
-
-def _as_lengths(name: str, lengths: Any) -> np.ndarray:
-    if isinstance(lengths, torch.Tensor):
-        lengths = lengths.detach().cpu().numpy()
-    array = np.asarray(lengths)
-    if array.ndim != 1 or (array.size and not np.issubdtype(array.dtype, np.integer)):
-        raise InputTypeError(
-            f"{name} should be a 1-D array of integer lengths, but got shape {array.shape} and "
-            f"dtype {array.dtype}"
-        )
-    if array.size == 0:
-        raise ConfigError(f"{name} should hold at least one length, but got an empty array")
-    array = array.astype(np.int64, copy=False)
-    if int(array.min()) < 0:
-        first = int(np.argmax(array < 0))
-        raise ConfigError(f"{name} should be >= 0, but got {name}[{first}]={int(array[first])}")
-    return array
-
-
-def _resolve_rank(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    """``rank``/``world_size`` as given, else from ``torch.distributed`` when initialised."""
-    dist = torch.distributed
-    initialised = dist.is_available() and dist.is_initialized()
-    if world_size is None:
-        world_size = dist.get_world_size() if initialised else 1
-    if rank is None:
-        rank = dist.get_rank() if initialised else 0
-    world_size = _check_int("world_size", world_size)
-    rank = _check_int("rank", rank, low=0)
-    if rank >= world_size:
-        raise ConfigError(f"rank should be in [0, world_size={world_size}), but got rank={rank}")
-    return rank, world_size
-
-
-# --------------------------------------------------------------------------- pure policy
-
-
-def bucket_keys(
-    src_lengths: np.ndarray, tgt_lengths: np.ndarray | None, width: int
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The notes' bucket key, with the **true** minimum lengths.
-
-    ``((src_len - min_src + 1) // width, (tgt_len - min_tgt + 1) // width)``.
-
-    >>> ks, kt = bucket_keys(np.array([7, 3, 12]), np.array([5, 9, 5]), 5)
-    >>> ks.tolist(), kt.tolist()
-    ([1, 0, 2], [0, 1, 0])
-    """
-    ks = (src_lengths - src_lengths.min() + 1) // width
-    kt = None if tgt_lengths is None else (tgt_lengths - tgt_lengths.min() + 1) // width
-    return ks, kt
-
-
-def length_groups(
-    src_keys: np.ndarray, tgt_keys: np.ndarray | None = None
-) -> tuple[np.ndarray, int]:
-    """Dense group ids of the ``(src_key, tgt_key)`` pairs, numbered in key order.
-
-    Returns ``(group, num_groups)`` with ``group`` of shape ``(N,)``, ``uint16`` when there
-    are at most 65,536 groups (the per-epoch stable argsort of ``uint16`` is a radix sort),
-    else ``int32``.
-
-    >>> group, count = length_groups(np.array([3, 1, 3, 2]), np.array([0, 5, 0, 1]))
-    >>> group.tolist(), count
-    ([2, 0, 2, 1], 3)
-    """
-    n = len(src_keys)
-    combined = src_keys
-    if tgt_keys is not None:
-        combined = src_keys * (int(tgt_keys.max()) + 1) + tgt_keys
-    top = int(combined.max()) + 1
-    if top <= max(4 * n, 1 << 20):  # dense key range: counting instead of sorting
-        present = np.bincount(combined, minlength=top) > 0
-        inverse = (np.cumsum(present) - 1)[combined]
-        count = int(present.sum())
-    else:
-        uniq, inverse = np.unique(combined, return_inverse=True)
-        count = len(uniq)
-    dtype = np.uint16 if count <= 1 << 16 else np.int32
-    return inverse.astype(dtype), count
-
-
-def _insert_cuts(
-    cell: np.ndarray, count: np.ndarray, bounds: np.ndarray, targets: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Add boundaries after ``targets`` examples (cumulative), cutting runs where needed."""
-    csum = np.zeros(len(count) + 1, dtype=np.int64)
-    np.cumsum(count, out=csum[1:])
-    e = np.searchsorted(csum, targets)  # csum[e] >= target
-    exact = csum[e] == targets
-    cut = e[~exact] - 1  # run `cut` straddles its target: split it in two
-    left = targets[~exact] - csum[cut]
-    rest = count[cut] - left
-    count = count.copy()
-    count[cut] = left
-    ins = cut + 1  # ascending, distinct (one cut per segment)
-    shift = np.concatenate([bounds, e[exact]])
-    shift = shift + np.searchsorted(ins, shift, side="right")
-    cell = np.insert(cell, ins, cell[cut])
-    count = np.insert(count, ins, rest)
-    new = ins + np.arange(len(ins))
-    return cell, count, np.unique(np.concatenate([shift, new]))
-
-
-def partition_cells(
-    cell_src: np.ndarray,
-    cell_tgt: np.ndarray | None,
-    counts: np.ndarray,
-    batch_size: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cut weighted length cells into batches of exactly ``batch_size`` tight on both sides.
-
-    A k-d partition: every segment (initially all cells) holding more than ``batch_size``
-    examples is sorted along the side where its padding waste (``size·max − sum``) is larger
-    and cut in two at a multiple of ``batch_size`` near its middle; a cell may be cut between
-    the two halves. It ends when every segment holds ``batch_size`` examples, so a batch is a
-    small box in the ``(src_len, tgt_len)`` plane — unlike a lexicographic sort, whose
-    batches are tight on the source but can span a wide range of target lengths (e.g.
-    misaligned pairs at the end of every source length's run). All work is on cells, not
-    examples: about ``log2(N / batch_size)`` vectorized passes.
-
-    Args:
-        cell_src, cell_tgt: ``(G,)`` the (longest) lengths of each cell; ``cell_tgt=None``
-            partitions on the source alone (a sort).
-        counts: ``(G,)`` examples per cell; ``counts.sum()`` a multiple of ``batch_size``.
-
-    Returns:
-        ``(cells, runs)``: consecutive runs of ``runs[i]`` examples of cell ``cells[i]``;
-        every ``batch_size`` consecutive examples form one batch.
-
-    >>> cells, runs = partition_cells(np.array([2, 2, 9, 9]), np.array([2, 9, 2, 9]),
-    ...                               np.array([2, 2, 2, 2]), 2)
-    >>> list(zip(cells.tolist(), runs.tolist()))
-    [(0, 2), (1, 2), (2, 2), (3, 2)]
-    """
-    cell = np.flatnonzero(counts > 0)
-    count = counts[cell].astype(np.int64)
-    if cell_tgt is None:
-        order = np.argsort(cell_src[cell], kind="stable")
-        return cell[order], count[order]
-    bounds = np.array([0, len(cell)], dtype=np.int64)
-    while True:
-        starts, lens = bounds[:-1], np.diff(bounds)
-        csum = np.zeros(len(count) + 1, dtype=np.int64)
-        np.cumsum(count, out=csum[1:])
-        sizes = csum[bounds[1:]] - csum[starts]
-        split = sizes > batch_size
-        if not split.any():
-            return cell, count
-        src, tgt = cell_src[cell], cell_tgt[cell]
-        waste_s = sizes * np.maximum.reduceat(src, starts) - np.add.reduceat(src * count, starts)
-        waste_t = sizes * np.maximum.reduceat(tgt, starts) - np.add.reduceat(tgt * count, starts)
-        on_src = np.repeat(waste_s >= waste_t, lens)
-        segment = np.repeat(np.arange(len(lens)), lens)
-        perm = np.lexsort((np.where(on_src, tgt, src), np.where(on_src, src, tgt), segment))
-        cell, count = cell[perm], count[perm]
-        half = batch_size * np.maximum(1, sizes[split] // batch_size // 2)
-        cell, count, bounds = _insert_cuts(cell, count, bounds, csum[starts[split]] + half)
-
-
-def token_budget_bounds(
-    src_lengths: np.ndarray,
-    tgt_lengths: np.ndarray | None,
-    max_tokens: int,
-    *,
-    batch_size_multiple: int = 1,
-    max_batch_size: int | None = None,
-) -> np.ndarray:
-    """Greedy cuts of an (already length-ordered) sequence into token-budget batches.
-
-    A batch ``[a, b)`` is extended while ``(b - a) * max(lengths[a:b]) <= max_tokens`` on
-    each side; its size is then rounded down to a multiple of ``batch_size_multiple`` (when
-    at least that many fit) and capped by ``max_batch_size``. An example longer than the
-    budget on its own gets a batch of one. One numpy pass per *batch*, none per example.
-
-    Returns:
-        ``(num_batches + 1,)`` int64 boundaries, from 0 to ``N``.
-
-    >>> token_budget_bounds(np.array([1, 2, 2, 3, 5, 9]), None, 6).tolist()
-    [0, 3, 4, 5, 6]
-    """
-    n = len(src_lengths)
-    longest = src_lengths if tgt_lengths is None else np.maximum(src_lengths, tgt_lengths)
-    cap = n if max_batch_size is None else max_batch_size
-    bounds = [0]
-    i = 0
-    while i < n:
-        # the batch's longest is at least longest[i], so no more than
-        # max_tokens // longest[i] examples fit: one window per batch suffices
-        window = min(n - i, cap, max_tokens // max(1, int(longest[i])))
-        size = 1
-        if window > 1:
-            count = np.arange(1, window + 1, dtype=np.int64)
-            ok = count * np.maximum.accumulate(src_lengths[i : i + window]) <= max_tokens
-            if tgt_lengths is not None:
-                ok &= count * np.maximum.accumulate(tgt_lengths[i : i + window]) <= max_tokens
-            size = window if ok[-1] else max(1, int(np.argmin(ok)))
-            if batch_size_multiple > 1 and size >= batch_size_multiple:
-                size -= size % batch_size_multiple
-        i += size
-        bounds.append(i)
-    return np.asarray(bounds, dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- epoch machinery
@@ -288,8 +83,8 @@ class LengthBatchSampler(Sampler[list[int]], ABC):
         rank: int | None,
         world_size: int | None,
     ) -> None:
-        self.src_lengths = _as_lengths("src_lengths", src_lengths)
-        self.tgt_lengths = None if tgt_lengths is None else _as_lengths("tgt_lengths", tgt_lengths)
+        self.src_lengths = as_lengths("src_lengths", src_lengths)
+        self.tgt_lengths = None if tgt_lengths is None else as_lengths("tgt_lengths", tgt_lengths)
         if self.tgt_lengths is not None and len(self.tgt_lengths) != len(self.src_lengths):
             raise ConfigError(
                 f"tgt_lengths should have one length per example like src_lengths "
@@ -300,7 +95,8 @@ class LengthBatchSampler(Sampler[list[int]], ABC):
         self.shuffle = bool(shuffle)
         self.seed = int(seed)
         self.drop_last = bool(drop_last)
-        self.rank, self.world_size = _resolve_rank(rank, world_size)
+        self.rank, self.world_size = resolve_rank(rank, world_size)
+        self._fingerprint = lengths_fingerprint(self.src_lengths, self.tgt_lengths)
         self.epoch = 0
         self._position = 0  # batches of this epoch handed out (what state_dict saves)
         self._start = 0  # where the next __iter__ begins: 0, or a restored position
@@ -390,6 +186,7 @@ class LengthBatchSampler(Sampler[list[int]], ABC):
         """The settings a saved state is only valid for."""
         return {
             "num_examples": self.num_examples,
+            "lengths": self._fingerprint,
             "shuffle": self.shuffle,
             "seed": self.seed,
             "drop_last": self.drop_last,
@@ -454,7 +251,7 @@ class LengthBatchSampler(Sampler[list[int]], ABC):
         state already has keeps its position, so the usual
         ``for e in range(start, n): sampler.set_epoch(e); …`` loop resumes mid-epoch.
         """
-        epoch = _check_int("epoch", epoch, low=0)
+        epoch = check_int("epoch", epoch, low=0)
         if epoch != self.epoch:
             self._position = self._start = 0
         self.epoch = epoch
@@ -475,32 +272,9 @@ class LengthBatchSampler(Sampler[list[int]], ABC):
             StateDictError: unknown or missing keys, a setting that differs (both values
                 are named), or a bad epoch/position.
         """
-        expected = self.state_dict()
-        unknown = sorted(set(state) - set(expected))
-        missing = sorted(set(expected) - set(state))
-        if unknown or missing:
-            raise StateDictError(
-                f"{type(self).__name__} state should have keys {sorted(expected)}, but got "
-                f"unknown keys {unknown} and missing keys {missing}"
-            )
-        for key, value in self._config().items():
-            if state[key] != value:
-                raise StateDictError(
-                    f"the saved state is for {key}={state[key]!r}, but this sampler has "
-                    f"{key}={value!r}; restore into a sampler built the same way"
-                )
-        epoch, position = state["epoch"], state["position"]
-        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 0:
-            raise StateDictError(f"epoch should be an int >= 0, but got epoch={epoch!r}")
-        if (
-            isinstance(position, bool)
-            or not isinstance(position, (int, np.integer))
-            or not 0 <= position <= len(self)
-        ):
-            raise StateDictError(
-                f"position should be an int in [0, {len(self)}] (batches per epoch on this "
-                f"rank), but got position={position!r}"
-            )
+        check_state_keys(type(self).__name__, state, self.state_dict(), self._config())
+        epoch = check_int("epoch", state["epoch"], low=0, error=StateDictError)
+        position = check_int("position", state["position"], 0, len(self), error=StateDictError)
         self.epoch = int(epoch)
         self._position = self._start = int(position)
 
@@ -575,8 +349,8 @@ class BucketBatchSampler(LengthBatchSampler):
             rank=rank,
             world_size=world_size,
         )
-        self.batch_size = _check_int("batch_size", batch_size)
-        self.bucket_width = _check_int("bucket_width", bucket_width)
+        self.batch_size = check_int("batch_size", batch_size)
+        self.bucket_width = check_int("bucket_width", bucket_width)
         self._set_groups(self.bucket_width)
         layout, partial = self._layout(self.batch_size)
         if partial and self.drop_last:
@@ -652,10 +426,10 @@ class TokenBudgetBatchSampler(LengthBatchSampler):
             rank=rank,
             world_size=world_size,
         )
-        self.max_tokens = _check_int("max_tokens", max_tokens)
-        self.batch_size_multiple = _check_int("batch_size_multiple", batch_size_multiple)
+        self.max_tokens = check_int("max_tokens", max_tokens)
+        self.batch_size_multiple = check_int("batch_size_multiple", batch_size_multiple)
         self.max_batch_size = (
-            None if max_batch_size is None else _check_int("max_batch_size", max_batch_size)
+            None if max_batch_size is None else check_int("max_batch_size", max_batch_size)
         )
         if oversize not in ("error", "single"):
             raise ConfigError(

@@ -11,12 +11,11 @@ in bounded memory; an interrupted write never looks like a store.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +25,14 @@ from seqdata.errors import (
     InputTypeError,
     ManifestError,
     ParallelMismatchError,
+)
+from seqdata.npyfiles import (
+    NpyAppender,
+    array_digest,
+    check_verify,
+    file_record,
+    verify_file,
+    verify_ids,
 )
 from seqdata.ragged import Ragged, as_ragged
 
@@ -48,7 +55,6 @@ __all__ = [
 FORMAT_VERSION = 1
 _FORMAT, _MANIFEST = "seqdata-store", "manifest.json"
 _UINT16_MAX = np.iinfo(np.uint16).max
-_COPY_BLOCK = 1 << 24  # elements per block when a written values file changes dtype
 
 
 def _vocab_digest(vocab: Any) -> dict[str, Any]:
@@ -95,12 +101,15 @@ def _new_manifest(kind: str, n: int, vocabs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _field_spec(name: str, dtype: np.dtype, num_tokens: int) -> dict[str, Any]:
+def _field_spec(
+    name: str, dtype: np.dtype, num_tokens: int, files: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "values": f"{name}.values.npy",
         "offsets": f"{name}.offsets.npy",
         "dtype": dtype.name,
         "num_tokens": int(num_tokens),
+        "files": files,  # per file: size in bytes and BLAKE2b of the array data
     }
 
 
@@ -125,9 +134,13 @@ def save_store(
     (out / _MANIFEST).unlink(missing_ok=True)  # a half-written store must not look valid
     for name, ragged in fields.items():
         values = _compact(np.asarray(ragged.values))
-        np.save(out / f"{name}.values.npy", values)
-        np.save(out / f"{name}.offsets.npy", ragged.offsets)
-        manifest["fields"][name] = _field_spec(name, values.dtype, values.size)
+        offsets = np.asarray(ragged.offsets, dtype=np.int64)
+        files = {"values": values, "offsets": offsets}
+        records = {}
+        for role, array in files.items():
+            np.save(out / f"{name}.{role}.npy", array)
+            records[role] = file_record(out / f"{name}.{role}.npy", array_digest(array))
+        manifest["fields"][name] = _field_spec(name, values.dtype, values.size, records)
     if labels is not None:
         np.save(out / "labels.npy", labels)
         manifest["labels"] = {"file": "labels.npy", "dtype": labels.dtype.name}
@@ -165,6 +178,12 @@ def read_manifest(directory: Path, kind: str) -> dict[str, Any]:
             f"{other}.load",
             path=path,
         )
+    if not isinstance(manifest.get("fields"), dict):
+        raise ManifestError(
+            f"fields should be an object naming each field's files, but got "
+            f"fields={manifest.get('fields')!r}; the manifest is damaged — save the corpus again",
+            path=path,
+        )
     n = manifest.get("num_examples")
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ManifestError(f"num_examples should be a positive int, but got {n!r}", path=path)
@@ -179,16 +198,31 @@ def _load_array(directory: Path, name: Any, mmap: bool) -> tuple[np.ndarray, Pat
         raise ManifestError("the manifest lists this array file, but it is missing", path=path)
     try:
         array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise ManifestError(f"not a readable .npy file ({err})", path=path) from None
+    except Exception as err:  # numpy raises EOFError, ValueError, TokenError, SyntaxError…
+        why = "it is empty" if path.stat().st_size == 0 else f"{type(err).__name__}: {err}"
+        raise ManifestError(
+            f"not a readable .npy file ({why}); the store is damaged — prepare it again",
+            path=path,
+        ) from None
     return array, path
 
 
-def load_field(directory: Path, manifest: dict[str, Any], name: str, mmap: bool) -> Ragged:
-    spec = manifest.get("fields", {}).get(name)
+def load_field(
+    directory: Path, manifest: dict[str, Any], name: str, mmap: bool, verify: str = "fast"
+) -> Ragged:
+    """One field's ids, checked at level ``verify`` (see `seqdata.npyfiles`)."""
+    level = check_verify(verify)
+    spec = manifest["fields"].get(name)
     if not isinstance(spec, dict):
         raise ManifestError(f"the manifest has no field {name!r}", path=directory / _MANIFEST)
     n = manifest["num_examples"]
+    for role in ("values", "offsets"):
+        if level != "none" and spec.get(role) != f"{name}.{role}.npy":
+            raise ManifestError(
+                f"field {name!r} should keep its {role} in {name}.{role}.npy, but the manifest "
+                f"names {spec.get(role)!r}; the manifest was edited — save the corpus again",
+                path=directory / _MANIFEST,
+            )
     values, vpath = _load_array(directory, spec.get("values"), mmap)
     offsets, opath = _load_array(directory, spec.get("offsets"), mmap)
     if values.ndim != 1 or values.dtype.name != spec.get("dtype"):
@@ -213,6 +247,13 @@ def load_field(directory: Path, manifest: dict[str, Any], name: str, mmap: bool)
         ragged = Ragged(values, offsets)
     except ConfigError as err:
         raise ManifestError(f"offsets do not fit the values: {err}", path=opath) from None
+    files = spec.get("files")
+    files = files if isinstance(files, dict) else {}
+    verify_file(vpath, values, files.get("values"), level)
+    verify_file(opath, offsets, files.get("offsets"), level)
+    vocabs = manifest.get("vocab")
+    vocab = vocabs.get(name) if isinstance(vocabs, dict) else None
+    verify_ids(vpath, values, vocab.get("size") if isinstance(vocab, dict) else None, level)
     if mmap:
         ragged._files = (str(vpath), str(opath))
     return ragged
@@ -257,78 +298,6 @@ def load_labels(directory: Path, manifest: dict[str, Any], mmap: bool) -> np.nda
 # --------------------------------------------------------------------------- chunked writing
 
 
-def _npy_header(dtype: np.dtype, n: int) -> bytes:
-    """The ``.npy`` header ``np.save`` writes for a 1-D array of ``n`` items of ``dtype``
-    (numpy pads it so that the shape can grow without changing its length)."""
-    buffer = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        buffer,
-        {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n,)},
-    )
-    return buffer.getvalue()
-
-
-class _NpyAppender:
-    """A 1-D ``.npy`` file written block by block into ``<name>.part``: room for the header
-    first, the header itself (with the final length) at :meth:`close`, then renamed into
-    place — byte for byte what ``np.save`` writes for the whole array."""
-
-    def __init__(self, path: Path, dtype: Any) -> None:
-        self.path = path
-        self.part = path.with_name(path.name + ".part")
-        self.dtype = np.dtype(dtype)
-        self.count = 0
-        self._start = len(_npy_header(self.dtype, 0))
-        self._file: BinaryIO = self.part.open("wb")
-        self._file.write(b"\0" * self._start)
-
-    def append(self, array: np.ndarray) -> None:
-        block = np.ascontiguousarray(array, dtype=self.dtype)
-        block.tofile(self._file)
-        self.count += len(block)
-
-    def retype(self, dtype: Any) -> None:
-        """Rewrite what was written so far in a wider ``dtype`` (one pass, in blocks)."""
-        self._file.close()
-        old = (
-            np.memmap(
-                self.part, dtype=self.dtype, mode="r", offset=self._start, shape=(self.count,)
-            )
-            if self.count
-            else np.zeros(0, self.dtype)
-        )
-        self.dtype = np.dtype(dtype)
-        self._start = len(_npy_header(self.dtype, 0))
-        fresh = self.part.with_name(self.part.name + "2")
-        with fresh.open("wb") as out:
-            out.write(b"\0" * self._start)
-            for i in range(0, self.count, _COPY_BLOCK):
-                np.ascontiguousarray(old[i : i + _COPY_BLOCK], dtype=self.dtype).tofile(out)
-        del old
-        os.replace(fresh, self.part)
-        self._file = self.part.open("r+b")
-        self._file.seek(0, os.SEEK_END)
-
-    def close(self) -> None:
-        header = _npy_header(self.dtype, self.count)
-        if len(header) != self._start:  # pragma: no cover - numpy reserves room for growth
-            self._file.close()
-            data = np.fromfile(self.part, dtype=self.dtype, offset=self._start)
-            np.save(self.part.with_suffix(""), data)
-            os.replace(self.part.with_suffix(""), self.path)
-            self.part.unlink(missing_ok=True)
-            return
-        self._file.seek(0)
-        self._file.write(header)
-        self._file.close()
-        os.replace(self.part, self.path)
-
-    def abort(self) -> None:
-        self._file.close()
-        self.part.unlink(missing_ok=True)
-        self.part.with_name(self.part.name + "2").unlink(missing_ok=True)
-
-
 @dataclass(frozen=True)
 class WriteStats:
     """What :meth:`ParallelCorpus.write_chunks` wrote.
@@ -342,6 +311,8 @@ class WriteStats:
         src_truncated: sources cut to ``max_len``.
         tgt_truncated: targets cut to ``max_len - 2`` tokens.
         chunks: chunks read.
+        specials_in_text: literal special tokens (``<pad>``, ``</s>``, …) in the texts,
+            stored as UNK.
     """
 
     examples: int
@@ -352,6 +323,7 @@ class WriteStats:
     src_truncated: int
     tgt_truncated: int
     chunks: int
+    specials_in_text: int = 0
 
     @property
     def src_unk_rate(self) -> float:
@@ -408,12 +380,12 @@ class ParallelCorpusWriter:
         self._vocabs = _pipeline_vocabs(pipeline, ("src", "tgt"))
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / _MANIFEST).unlink(missing_ok=True)
-        self._values: dict[str, _NpyAppender] = {}
-        self._offsets: dict[str, _NpyAppender] = {}
+        self._values: dict[str, NpyAppender] = {}
+        self._offsets: dict[str, NpyAppender] = {}
         try:
             for name in ("src", "tgt"):
-                self._values[name] = _NpyAppender(self.directory / f"{name}.values.npy", np.uint16)
-                self._offsets[name] = _NpyAppender(self.directory / f"{name}.offsets.npy", np.int64)
+                self._values[name] = NpyAppender(self.directory / f"{name}.values.npy", np.uint16)
+                self._offsets[name] = NpyAppender(self.directory / f"{name}.offsets.npy", np.int64)
                 self._offsets[name].append(np.zeros(1, dtype=np.int64))
         except BaseException:
             self.abort()
@@ -477,9 +449,8 @@ class ParallelCorpusWriter:
         manifest = _new_manifest("parallel", self._n, self._vocabs)
         for name in ("src", "tgt"):
             values = self._values[name]
-            values.close()
-            self._offsets[name].close()
-            manifest["fields"][name] = _field_spec(name, values.dtype, values.count)
+            files = {"values": values.close(), "offsets": self._offsets[name].close()}
+            manifest["fields"][name] = _field_spec(name, values.dtype, values.count, files)
         _write_manifest(self.directory, manifest)
         self._open = False
         return self.directory

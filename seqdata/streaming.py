@@ -48,39 +48,23 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from seqdata.errors import ConfigError, StateDictError
+from seqdata._checks import check_int, check_optional_int, check_state_keys, resolve_rank
+from seqdata.bucketing import token_budget_bounds
+from seqdata.errors import ConfigError, InputTypeError, StateDictError
 
 __all__ = ["StreamingBucketer"]
 
 _VERSION = 1
-
-
-def _check_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise ConfigError(f"{name} should be {kind}, but got {name}={value!r}")
-    return int(value)
-
-
-def _check_optional_int(name: str, value: Any, low: int = 1) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        kind = "a positive integer" if low == 1 else f"an integer >= {low}"
-        raise ConfigError(f"{name} should be {kind} or None, but got {name}={value!r}")
-    return int(value)
-
-
-def _resolve_rank(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    dist = torch.distributed
-    initialised = dist.is_available() and dist.is_initialized()
-    ws = _check_optional_int("world_size", world_size)
-    r = _check_optional_int("rank", rank, low=0)
-    ws = ws if ws is not None else (dist.get_world_size() if initialised else 1)
-    r = r if r is not None else (dist.get_rank() if initialised else 0)
-    if r >= ws:
-        raise ConfigError(f"rank should be in [0, world_size={ws}), but got rank={r}")
-    return r, ws
+_STATE_KEYS = (
+    "version",
+    "epoch",
+    "worker",
+    "num_workers",
+    "consumed",
+    "buffers",
+    "done",
+    "pending",
+)
 
 
 def _is_hf_iterable(source: Any) -> bool:
@@ -112,6 +96,35 @@ def _plain(x: Any) -> Any:
     if callable(getattr(x, "as_py", None)):  # a pyarrow scalar
         return x.as_py()
     return x
+
+
+def _len(ex: Any, what: str) -> int:
+    try:
+        return len(ex)
+    except TypeError:
+        raise InputTypeError(
+            f"StreamingBucketer examples should be sequences of token ids (or (src, tgt) pairs, "
+            f"or dicts of them), but got {what} of type {type(ex).__name__}: {ex!r:.60}"
+        ) from None
+
+
+def _example_lengths(
+    buffer: Sequence[Any], src_key: str, tgt_key: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(src_lengths, tgt_lengths or None)`` of a buffer of examples, each ``(N,)``."""
+    first = buffer[0]
+    n = len(buffer)
+    if isinstance(first, Mapping):
+        src = np.fromiter((_len(ex[src_key], src_key) for ex in buffer), np.int64, n)
+        if tgt_key not in first:
+            return src, None
+        return src, np.fromiter((_len(ex[tgt_key], tgt_key) for ex in buffer), np.int64, n)
+    if _is_seq(first) and len(first) == 2 and _is_seq(first[0]):
+        src = np.fromiter((_len(ex[0], "a source") for ex in buffer), np.int64, n)
+        if not _is_seq(first[1]):  # (ids, label)
+            return src, None
+        return src, np.fromiter((_len(ex[1], "a target") for ex in buffer), np.int64, n)
+    return np.fromiter((_len(ex, "an example") for ex in buffer), np.int64, n), None
 
 
 class StreamingBucketer(IterableDataset[Any]):
@@ -181,13 +194,13 @@ class StreamingBucketer(IterableDataset[Any]):
                 "iterator, which runs dry after one pass; pass a callable that returns a fresh "
                 "iterator instead (e.g. lambda: my_generator(path))"
             )
-        self.max_tokens = _check_optional_int("max_tokens", max_tokens)
+        self.max_tokens = check_optional_int("max_tokens", max_tokens)
         self.batch_size = (
-            _check_optional_int("batch_size", batch_size)
+            check_optional_int("batch_size", batch_size)
             if self.max_tokens is not None
-            else _check_int("batch_size", batch_size)
+            else check_int("batch_size", batch_size)
         )
-        self.buffer_size = _check_int("buffer_size", buffer_size)
+        self.buffer_size = check_int("buffer_size", buffer_size)
         if self.batch_size is not None and self.buffer_size < self.batch_size:
             raise ConfigError(
                 f"buffer_size should be >= batch_size={self.batch_size} (one buffer makes "
@@ -195,13 +208,13 @@ class StreamingBucketer(IterableDataset[Any]):
             )
         if collate_fn is not None and not callable(collate_fn):
             raise ConfigError(f"collate_fn should be callable or None, but got {collate_fn!r}")
-        seed_ = _check_int("seed", seed, low=0)
+        seed_ = check_int("seed", seed, low=0)
         self.examples = examples
         self.collate_fn = collate_fn
         self.shuffle = bool(shuffle)
         self.seed = seed_
         self.drop_last = bool(drop_last)
-        self.rank, self.world_size = _resolve_rank(rank, world_size)
+        self.rank, self.world_size = resolve_rank(rank, world_size)
         self.src_key = src_key
         self.tgt_key = tgt_key
         self.epoch = 0
@@ -228,7 +241,7 @@ class StreamingBucketer(IterableDataset[Any]):
         Moving to another epoch drops a restored mid-stream state; setting the epoch the
         restored state already has keeps it, so ``set_epoch(e)`` before each pass resumes.
         """
-        epoch_ = _check_int("epoch", epoch, low=0)
+        epoch_ = check_int("epoch", epoch, low=0)
         if self._resume is not None and self._resume["epoch"] != epoch_:
             self._resume = None
         self.epoch = epoch_
@@ -258,28 +271,11 @@ class StreamingBucketer(IterableDataset[Any]):
 
     # -- batching --------------------------------------------------------------------------
 
-    def _lengths(self, buffer: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None]:
-        first = buffer[0]
-        n = len(buffer)
-        if isinstance(first, Mapping):
-            src = np.fromiter((len(ex[self.src_key]) for ex in buffer), np.int64, n)
-            if self.tgt_key not in first:
-                return src, None
-            return src, np.fromiter((len(ex[self.tgt_key]) for ex in buffer), np.int64, n)
-        if _is_seq(first) and len(first) == 2 and _is_seq(first[0]):
-            src = np.fromiter((len(ex[0]) for ex in buffer), np.int64, n)
-            if not _is_seq(first[1]):  # (ids, label)
-                return src, None
-            return src, np.fromiter((len(ex[1]) for ex in buffer), np.int64, n)
-        return np.fromiter((len(ex) for ex in buffer), np.int64, n), None
-
     def _cut(self, buffer: list[Any]) -> list[list[Any]]:
         """The buffer sorted by length and cut into batches (in length order)."""
-        src, tgt = self._lengths(buffer)
+        src, tgt = _example_lengths(buffer, self.src_key, self.tgt_key)
         order = np.lexsort((src,) if tgt is None else (tgt, src))
         if self.max_tokens is not None:
-            from seqdata.samplers import token_budget_bounds
-
             bounds = token_budget_bounds(
                 src[order],
                 None if tgt is None else tgt[order],
@@ -400,35 +396,16 @@ class StreamingBucketer(IterableDataset[Any]):
             StateDictError: unknown or missing keys, or a setting that differs from this
                 bucketer's (both values named).
         """
-        expected = set(self._config()) | {
-            "version",
-            "epoch",
-            "worker",
-            "num_workers",
-            "consumed",
-            "buffers",
-            "done",
-            "pending",
-        }
-        unknown, missing = sorted(set(state) - expected), sorted(expected - set(state))
-        if unknown or missing:
-            raise StateDictError(
-                f"StreamingBucketer state should have keys {sorted(expected)}, but got "
-                f"unknown keys {unknown} and missing keys {missing}"
-            )
+        expected = {*self._config(), *_STATE_KEYS}
+        check_state_keys("StreamingBucketer", state, expected)
         if state["version"] != _VERSION:
             raise StateDictError(
                 f"state version should be {_VERSION}, but got version={state['version']!r}"
             )
-        for key, value in self._config().items():
-            if state[key] != value:
-                raise StateDictError(
-                    f"the saved state is for {key}={state[key]!r}, but this bucketer has "
-                    f"{key}={value!r}; restore into a bucketer built the same way"
-                )
+        check_state_keys("StreamingBucketer", state, expected, self._config())
         for key in ("epoch", "consumed", "buffers", "worker"):
-            _check_state_int(key, state[key], 0)
-        _check_state_int("num_workers", state["num_workers"], 1)
+            check_int(key, state[key], 0, error=StateDictError)
+        check_int("num_workers", state["num_workers"], error=StateDictError)
         self.epoch = int(state["epoch"])
         self._resume = {
             "epoch": self.epoch,
@@ -439,11 +416,6 @@ class StreamingBucketer(IterableDataset[Any]):
             "done": bool(state["done"]),
             "pending": deque(_thaw_batch(b) for b in state["pending"]),
         }
-
-
-def _check_state_int(key: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise StateDictError(f"{key} should be an int >= {low}, but got {key}={value!r}")
 
 
 def _thaw(ex: Any) -> Any:

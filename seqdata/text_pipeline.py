@@ -19,7 +19,6 @@ from seqdata.encoding import (
     _TEXT_FORMAT,
     _VERSION,
     Flat,
-    _check_max_len,
     _check_not_empty,
     _check_state,
     _check_tokenizer,
@@ -36,7 +35,13 @@ from seqdata.encoding import (
     _wants_lists,
 )
 from seqdata.errors import EmptyLineError, InputTypeError
-from seqdata.framing import frame_source, frame_source_flat, frame_target, frame_target_flat
+from seqdata.framing import (
+    check_max_len,
+    frame_source,
+    frame_source_flat,
+    frame_target,
+    frame_target_flat,
+)
 from seqdata.texts import Tokenizer, as_string_series
 from seqdata.tokenizers import WhitespaceTokenizer, tokenizer_from_dict
 from seqdata.vocab import DEFAULT_SPECIALS, Vocab
@@ -78,11 +83,11 @@ class TextPipeline:
         self.vocab = _check_vocab(vocab, "vocab")
         self.add_sos_eos = add_sos_eos
         if add_sos_eos:
-            self.max_len = _check_max_len(max_len, 2, " (room for SOS and EOS)")
+            self.max_len = check_max_len(max_len, 2, " (room for SOS and EOS)")
             self.sos_id: int | None = vocab.sos_id
             self.eos_id: int | None = vocab.eos_id
         else:
-            self.max_len = _check_max_len(max_len, 1, "")
+            self.max_len = check_max_len(max_len, 1, "")
             self.sos_id = self.eos_id = None
         self._direct = _spm_direct(tokenizer, vocab)
 
@@ -108,7 +113,7 @@ class TextPipeline:
 
     def encode(self, text: str) -> list[int]:
         """Ids of one text, ``(L,)``."""
-        ids = self.vocab.encode(self.tokenizer(text))
+        ids = no_specials(self.vocab.encode(self.tokenizer(text)), self.vocab)
         if self.sos_id is not None and self.eos_id is not None:
             return frame_target(ids, self.max_len, self.sos_id, self.eos_id)
         if not ids:
@@ -136,6 +141,7 @@ class TextPipeline:
 
         def encode(chunk: pl.Series) -> Flat:
             values, offsets = _tokenize_index(self.tokenizer, self.vocab, chunk, self._direct)
+            values, _ = mask_specials(values, self.vocab)
             if sos is not None and eos is not None:
                 return frame_target_flat(values, offsets, max_len, sos, eos)
             return frame_source_flat(values, offsets, max_len)
@@ -202,3 +208,24 @@ class TextPipeline:
             f"TextPipeline(tokenizer={self.tokenizer!r}, vocab={self.vocab!r}, "
             f"max_len={self.max_len}, add_sos_eos={self.add_sos_eos})"
         )
+
+
+def _special_ids(vocab: Vocab) -> np.ndarray:
+    """The ids no text may produce: every special but UNK (PAD, SOS, EOS, …)."""
+    unk = vocab.unk_id
+    return np.array(sorted(i for i in vocab.special_ids.values() if i != unk), dtype=np.int32)
+
+
+def mask_specials(values: np.ndarray, vocab: Vocab) -> tuple[np.ndarray, int]:
+    """``values`` with literal special tokens mapped to UNK, and how many there were."""
+    hit = np.isin(values, _special_ids(vocab))
+    count = int(np.count_nonzero(hit))
+    if count:
+        values = np.where(hit, np.int32(vocab.unk_id), values).astype(values.dtype, copy=False)
+    return values, count
+
+
+def no_specials(ids: list[int], vocab: Vocab) -> list[int]:
+    """:func:`mask_specials` for one sequence of ids."""
+    banned = set(_special_ids(vocab).tolist())
+    return [vocab.unk_id if i in banned else i for i in ids]

@@ -391,11 +391,11 @@ def test_output_dir_is_all_or_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # the temporary folder is gone too
     with output_dir(out, marker="t") as work:
         (work / "v1").write_text("1")
-    with pytest.raises(RuntimeError), output_dir(out, marker="t") as work:
+    with pytest.raises(RuntimeError), output_dir(out, marker="t", overwrite=True) as work:
         (work / "v2").write_text("2")
         raise RuntimeError("killed mid-write")
     assert sorted(p.name for p in out.iterdir()) == [MARKER_FILE, "v1"]  # the old output stays
-    with output_dir(out, marker="t") as work:
+    with output_dir(out, marker="t", overwrite=True) as work:
         (work / "v3").write_text("3")
     assert sorted(p.name for p in out.iterdir()) == [MARKER_FILE, "v3"]  # replaced at once
 

@@ -84,7 +84,7 @@ def test_flat_on_an_empty_batch_and_int64_values() -> None:
 @pytest.mark.parametrize("max_len", [0, -3])
 def test_source_max_len_must_be_positive(max_len: int) -> None:
     with pytest.raises(
-        ConfigError, match=f"max_len should be >= 1 for a source, but got max_len={max_len}"
+        ConfigError, match=f"max_len should be None or an integer >= 1, but got max_len={max_len}"
     ):
         frame_source([5], max_len)
     with pytest.raises(ConfigError):
@@ -93,7 +93,7 @@ def test_source_max_len_must_be_positive(max_len: int) -> None:
 
 @pytest.mark.parametrize("max_len", [1, 0, -1])
 def test_target_max_len_below_two_is_a_value_error(max_len: int) -> None:
-    with pytest.raises(ValueError, match=r">= 2 for a target \(room for SOS and EOS\)"):
+    with pytest.raises(ValueError, match=r">= 2 \(a target needs room for SOS and EOS\)"):
         frame_target([5], max_len, SOS, EOS)
     with pytest.raises(ConfigError):
         frame_target_flat(*flatten([[5]]), max_len, SOS, EOS)

@@ -20,6 +20,7 @@ MAX_MODULE_LINES, MAX_FUNCTION_LINES, MAX_CLASS_LINES = 500, 80, 300
 LAYERS = {
     "seqdata.errors": 0,
     "seqdata._checks": 1,
+    "seqdata.npyfiles": 1,
     "seqdata.device": 1,
     "seqdata.outputs": 1,
     "seqdata.specials": 1,

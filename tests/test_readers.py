@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seqdata import readers
+from seqdata import readers, sources
 from seqdata.errors import (
     ConfigError,
     CorpusError,
@@ -123,7 +123,7 @@ def test_undecodable_byte_names_file_and_line(tmp_path, side):
 def test_undecodable_line_is_exact_across_block_boundaries(
     tmp_path, monkeypatch, lines, where, block, bad
 ):
-    monkeypatch.setattr(readers, "_BLOCK", block)
+    monkeypatch.setattr(sources, "_BLOCK", block)
     where = min(where, len(lines) - 1)
     data = [ln.encode("utf-8") for ln in lines]
     data[where] = data[where] + bad
@@ -272,13 +272,14 @@ def test_parquet_and_json_lines_with_nulls(tmp_path, fmt):
 
 def test_broken_json_is_a_corpus_error(tmp_path):
     path = write(tmp_path / "p.jsonl", '{"src": "a", "tgt": "b"}\nnot json\n')
-    with pytest.raises(CorpusError, match="cannot be read as jsonl"):
+    with pytest.raises(CorpusError, match=r"p.jsonl, line 2: is not valid JSON") as info:
         read_pairs(path)
+    assert info.value.line == 2
 
 
 def test_format_is_inferred_or_explained(tmp_path):
     path = write(tmp_path / "p.dat", "a\tb\n")
-    with pytest.raises(ConfigError, match="format should be given"):
+    with pytest.raises(ConfigError, match=r"ending '.dat' .* rename the file to end in one of"):
         read_pairs(path)
     with pytest.raises(ConfigError, match="format should be one of"):
         read_pairs(path, format="xml")  # type: ignore[arg-type]
@@ -352,7 +353,8 @@ def test_chunk_rows_must_be_positive(tmp_path, bad):
 def test_block_reader_is_exact_at_every_block_boundary(
     tmp_path, monkeypatch, pairs, eol, final, bom, block, pair_rows, chunk_rows
 ):
-    monkeypatch.setattr(readers, "_BLOCK_BYTES", block)
+    monkeypatch.setattr(sources, "BLOCK_BYTES", block)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", block)
     monkeypatch.setattr(readers, "_PAIR_ROWS", pair_rows)
     prefix = "\ufeff" if bom else ""
     src = write(tmp_path / "s.txt", prefix + joined([s for s, _ in pairs], eol, final))
@@ -366,7 +368,8 @@ def test_block_reader_is_exact_at_every_block_boundary(
 
 
 def test_chunked_csv_and_jsonl_read_in_small_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers, "_BLOCK_BYTES", 64)
+    monkeypatch.setattr(sources, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 64)
     frame = pl.DataFrame(
         {"src": [f'a "{i}",\nx' for i in range(50)], "tgt": [f"b{i}" for i in range(50)]}
     )

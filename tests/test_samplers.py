@@ -283,12 +283,12 @@ def test_set_epoch_to_another_epoch_restarts_it():
     ("change", "match"),
     [
         ({"extra": 1}, r"unknown keys \['extra'\] and missing keys \[\]"),
-        ({"world_size": 3}, r"state is for world_size=3, but this sampler has world_size=2"),
-        ({"rank": 0}, r"rank=0, but this sampler has rank=1"),
-        ({"num_examples": 7}, r"num_examples=7, but this sampler has num_examples=100"),
-        ({"batch_size": 5}, r"batch_size=5, but this sampler has batch_size=8"),
-        ({"position": 99}, r"position should be an int in \[0, 7\]"),
-        ({"epoch": -1}, r"epoch should be an int >= 0"),
+        ({"world_size": 3}, r"world_size=3, but this BucketBatchSampler has world_size=2"),
+        ({"rank": 0}, r"rank=0, but this BucketBatchSampler has rank=1"),
+        ({"num_examples": 7}, r"num_examples=7, but this BucketBatchSampler has num_examples=100"),
+        ({"batch_size": 5}, r"batch_size=5, but this BucketBatchSampler has batch_size=8"),
+        ({"position": 99}, r"position should be an integer in \[0, 7\]"),
+        ({"epoch": -1}, r"epoch should be an integer >= 0"),
     ],
 )
 def test_load_state_dict_is_strict(change, match):

@@ -311,10 +311,10 @@ def test_load_state_dict_is_strict():
     with pytest.raises(StateDictError, match=r"missing keys \['pending'\]"):
         bucketer.load_state_dict({k: v for k, v in state.items() if k != "pending"})
     with pytest.raises(
-        StateDictError, match="for batch_size=3, but this bucketer has batch_size=2"
+        StateDictError, match="for batch_size=3, but this StreamingBucketer has batch_size=2"
     ):
         bucketer.load_state_dict({**state, "batch_size": 3})
-    with pytest.raises(StateDictError, match="consumed should be an int >= 0"):
+    with pytest.raises(StateDictError, match="consumed should be an integer >= 0"):
         bucketer.load_state_dict({**state, "consumed": -1})
     bucketer.load_state_dict({**state, "consumed": 10})
     with pytest.raises(StateDictError, match="the stream now has only 3"):

@@ -48,7 +48,9 @@ def pipeline_from_file(path: Path) -> Any:
         entry = json.loads(path.read_text(encoding="utf-8"))
         cls = classes[entry["class"]]
         return cls.from_dict(entry["state"])
-    except SeqdataError:
-        raise
+    except SeqdataError as err:
+        if err.path is not None:
+            raise
+        raise type(err)(err.message, path=path) from None
     except Exception as err:
         raise UsageError(f"{path} cannot be read as a seqdata pipeline ({err!r})") from err

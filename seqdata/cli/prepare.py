@@ -1,8 +1,22 @@
 """``seqdata prepare``: read, tokenize, index and store a parallel corpus.
 
 The corpus is read in chunks with polars (two line-aligned files, or one pairs file), the
-tokenizers and vocabularies are built, and the encoded pairs are written as the
-memory-mappable store with its manifest, next to ``pipeline.json`` and ``summary.json``.
+tokenizers and vocabularies are built (or taken from an earlier prepared folder with
+``--vocab-from DIR``), and the encoded pairs are written as the memory-mappable store with
+its manifest. The folder ``--out DIR``::
+
+    DIR/
+      manifest.json                 the store: counts, dtypes, vocabulary and file checksums
+      src.values.npy  src.offsets.npy   source ids (flat) and where each example starts
+      tgt.values.npy  tgt.offsets.npy   target ids, SOS/EOS included
+      pipeline.json                 tokenizers + vocabularies (``--vocab-from DIR`` reuses it)
+      summary.json                  counts, UNK rates, lengths, literal specials seen
+      seqdata-output.json           written last: this folder is complete, and what prepare wrote
+      valid/                        ``--valid-src/--valid-tgt``: the same store files and
+      test/                         summary.json, encoded with the training vocabulary
+
+``ParallelCorpus.load(DIR)``, ``ParallelCorpus.load(DIR / "valid")`` open the stores. An
+existing ``DIR`` is refused unless ``--overwrite``; then only these entries are replaced.
 """
 
 from __future__ import annotations
@@ -12,12 +26,13 @@ import json
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from seqdata.cli import UsageError, positive_int, progress, say
-from seqdata.cli._prepared import PIPELINE_FILE, PREPARED, SUMMARY_FILE
+from seqdata.cli._prepared import PIPELINE_FILE, PREPARED, SUMMARY_FILE, pipeline_from_file
 from seqdata.stats import length_summary
 
 __all__ = ["add_parser", "run"]
@@ -62,12 +77,35 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--skip-empty", action="store_true", help="drop pairs with an empty side instead of failing"
     )
+    p.add_argument("--valid-src", help="validation source file, encoded into OUT/valid/")
+    p.add_argument("--valid-tgt", help="validation target file (with --valid-src)")
+    p.add_argument("--test-src", help="test source file, encoded into OUT/test/")
+    p.add_argument("--test-tgt", help="test target file (with --test-src)")
+    p.add_argument(
+        "--vocab-from",
+        metavar="DIR",
+        help="encode with the pipeline of an earlier prepared folder (no new vocabulary)",
+    )
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier prepare output in --out (files you added there are kept)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
 
 
+SPLITS = ("valid", "test")
+#: Every entry prepare writes in --out (what --overwrite may replace).
+OWNED = (
+    "manifest.json",
+    *(f"{side}.{part}.npy" for side in ("src", "tgt") for part in ("values", "offsets")),
+    PIPELINE_FILE,
+    SUMMARY_FILE,
+    *SPLITS,
+)
 CHUNK_ROWS = 200_000  # rows per chunk: prepare's memory is bounded by this, not the corpus
 SPM_SAMPLE = 1_000_000  # sentences per side sentencepiece trains on (its own default cap)
 
@@ -138,6 +176,16 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("give either --src/--tgt or --pairs, not both")
     if args.tokenizer == "spm" and args.min_freq != 1:
         raise UsageError("--min-freq applies to whitespace/char vocabularies, not to spm")
+    for split in SPLITS:
+        src, tgt = getattr(args, f"{split}_src"), getattr(args, f"{split}_tgt")
+        if (src is None) != (tgt is None):
+            raise UsageError(f"give both --{split}-src and --{split}-tgt, or neither")
+    custom = args.tokenizer != "whitespace" or args.vocab_size or args.min_freq != 1 or args.lower
+    if args.vocab_from is not None and custom:
+        raise UsageError(
+            "--vocab-from reuses that folder's tokenizers and vocabularies; drop "
+            "--tokenizer/--vocab-size/--min-freq/--lower"
+        )
     if args.max_len is not None and args.max_len < 3:
         raise UsageError(f"--max-len should be >= 3 (SOS, one token, EOS), but got {args.max_len}")
 
@@ -178,6 +226,7 @@ def _summary(
         "unk_rate": {"src": written.src_unk_rate, "tgt": written.tgt_unk_rate},
         "max_len": args.max_len,
         "truncated": {"src": written.src_truncated, "tgt": written.tgt_truncated},
+        "specials_in_text": written.specials_in_text,
         "lengths": {
             "src": length_summary(np.asarray(corpus.src_lengths)),
             "tgt": length_summary(np.asarray(corpus.tgt_lengths)),
@@ -192,34 +241,35 @@ def run(args: argparse.Namespace) -> int:
     from seqdata.readers import SkippedLinesWarning
 
     _check_args(args)
-    check_output_dir(args.out, PREPARED)
+    check_output_dir(args.out, PREPARED, overwrite=args.overwrite)
     steps = _Steps(args)
     chunks = _chunks(args)
     skipped: set[int] = set()
     with steps.bar, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SkippedLinesWarning)
         steps.start("tokenizers")
-        src_tok, tgt_tok = _tokenizers(args, chunks)
-        steps.done("tokenizers")
-        steps.start("vocabularies")
-        pipeline = _build_pipeline(args, chunks, src_tok, tgt_tok)
+        if args.vocab_from is not None:
+            pipeline = _reused_pipeline(args)
+            steps.done("tokenizers")
+        else:
+            src_tok, tgt_tok = _tokenizers(args, chunks)
+            steps.done("tokenizers")
+            steps.start("vocabularies")
+            pipeline = _build_pipeline(args, chunks, src_tok, tgt_tok)
         steps.done("vocabularies")
         steps.start("encode and write")
-        with output_dir(args.out, marker=PREPARED) as work:
+        with output_dir(args.out, marker=PREPARED, overwrite=args.overwrite, owned=OWNED) as work:
             written = ParallelCorpus.write_chunks(work, chunks, pipeline)
             steps.done("encode and write")
             for warning in caught:
                 if isinstance(warning.message, SkippedLinesWarning):
                     skipped.update(warning.message.lines)
-            corpus = ParallelCorpus.load(work, mmap=True)
-            summary = _summary(args, pipeline, written, corpus, skipped)
-            del corpus  # release the memory maps before the folder is renamed
+            summary = _store_summary(args, pipeline, work, written, skipped)
+            summary["splits"] = _write_splits(args, pipeline, work)
             pipeline_state = {"class": type(pipeline).__name__, "state": pipeline.to_dict()}
             (work / PIPELINE_FILE).write_text(json.dumps(pipeline_state) + "\n", encoding="utf-8")
             summary["seconds"] = steps.timings
-            (work / SUMMARY_FILE).write_text(
-                json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-            )
+            _write_summary(work, summary)
     for warning in caught:  # anything else the readers said reaches the user
         if not isinstance(warning.message, SkippedLinesWarning):
             warnings.warn_explicit(
@@ -227,6 +277,61 @@ def run(args: argparse.Namespace) -> int:
             )
     _report(args, summary)
     return 0
+
+
+def _reused_pipeline(args: argparse.Namespace) -> Any:
+    """The pipeline of the prepared folder ``--vocab-from`` (its ``max_len`` unless given)."""
+    path = Path(args.vocab_from) / PIPELINE_FILE
+    if not path.is_file():
+        raise UsageError(
+            f"--vocab-from {args.vocab_from} should be a folder written by `seqdata prepare` "
+            f"(with {PIPELINE_FILE}), but {path} does not exist"
+        )
+    pipeline = pipeline_from_file(path)
+    if args.max_len is not None:
+        pipeline.max_len = args.max_len
+    else:
+        args.max_len = pipeline.max_len
+    args.tokenizer = f"{type(pipeline.src_tokenizer).__name__} from {args.vocab_from}"
+    return pipeline
+
+
+def _store_summary(
+    args: argparse.Namespace, pipeline: Any, work: Path, written: Any, skipped: set[int]
+) -> dict[str, Any]:
+    from seqdata import ParallelCorpus
+
+    corpus = ParallelCorpus.load(work, mmap=True)
+    summary = _summary(args, pipeline, written, corpus, skipped)
+    del corpus  # release the memory maps before the folder is moved
+    return summary
+
+
+def _write_summary(folder: Path, summary: dict[str, Any]) -> None:
+    text = json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+    (folder / SUMMARY_FILE).write_text(text, encoding="utf-8")
+
+
+def _write_splits(args: argparse.Namespace, pipeline: Any, work: Path) -> dict[str, Any]:
+    """Encode ``--valid-*``/``--test-*`` with the training pipeline into ``work/<split>/``."""
+    from seqdata import ParallelCorpus, iter_parallel_chunks
+
+    done: dict[str, Any] = {}
+    empty = "skip" if args.skip_empty else "error"
+    for split in SPLITS:
+        src, tgt = getattr(args, f"{split}_src"), getattr(args, f"{split}_tgt")
+        if src is None:
+            continue
+
+        def chunks(src: str = src, tgt: str = tgt) -> Iterator[Any]:
+            return iter_parallel_chunks(src, tgt, CHUNK_ROWS, empty=empty)
+
+        written = ParallelCorpus.write_chunks(work / split, chunks, pipeline)
+        summary = _store_summary(args, pipeline, work / split, written, set())
+        summary["input"] = {"src": src, "tgt": tgt}
+        _write_summary(work / split, summary)
+        done[split] = {"pairs": written.examples, "unk_rate": summary["unk_rate"]}
+    return done
 
 
 def _report(args: argparse.Namespace, summary: dict[str, Any]) -> None:
@@ -253,6 +358,16 @@ def _report(args: argparse.Namespace, summary: dict[str, Any]) -> None:
         f"  lengths: source mean {s['mean']}, p95 {s['p95']:g}, max {s['max']}; target (with "
         f"SOS/EOS) mean {t['mean']}, p95 {t['p95']:g}, max {t['max']}"
     )
+    if summary["specials_in_text"]:
+        say(
+            f"  {summary['specials_in_text']:,} literal special token(s) in the text (like "
+            "<pad>, </s>) were stored as UNK: text never produces PAD/SOS/EOS ids"
+        )
+    for split, info in summary.get("splits", {}).items():
+        say(
+            f"  {split}: {info['pairs']:,} pairs into {args.out}/{split}/ (UNK rate "
+            f"{info['unk_rate']['src']:.2%} source, {info['unk_rate']['tgt']:.2%} target)"
+        )
     if args.max_len is not None:
         say(
             f"  truncated to --max-len {args.max_len}: {truncated['src']} source, "

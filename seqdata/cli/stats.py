@@ -102,7 +102,7 @@ def _padding(corpus: Any, batch_size: int, max_tokens: int, bucket_width: int) -
 def _buckets(corpus: Any, batch_size: int, bucket_width: int, max_rows: int) -> None:
     import polars as pl
 
-    from seqdata.samplers import bucket_keys
+    from seqdata.bucketing import bucket_keys
 
     ks, kt = bucket_keys(corpus.src_lengths, corpus.tgt_lengths, bucket_width)
     table = (
