@@ -1,5 +1,5 @@
-"""Encoder-decoder (the classic RNN translation model): teacher forcing, label smoothing, greedy and beam
-decoding to EOS (the loops live in [`seqdata.decoding`][seqdata.decoding]).
+"""Encoder-decoder (the classic RNN translation model): teacher forcing, label smoothing,
+greedy and beam decoding to EOS (the loops live in [`seqdata.decoding`][seqdata.decoding]).
 
 The bridge from the encoder's final state to the decoder's initial state works for any pair
 of cells, depths and directions:
