@@ -46,6 +46,7 @@ from torch import Tensor, nn
 
 from seqdata.errors import CheckpointError, ConfigError
 from seqdata.models import CharLM, Seq2Seq, SequenceClassifier, SequenceTagger
+from seqdata.outputs import describe_folder
 
 __all__ = [
     "Checkpoint",
@@ -258,6 +259,12 @@ def _read_config(path: Path) -> dict[str, Any]:
     try:
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
     except FileNotFoundError as err:
+        kind = describe_folder(path)
+        if kind is not None:
+            raise CheckpointError(
+                f"is {kind}, not a checkpoint; pass the folder `seqdata train --out` wrote",
+                path=path,
+            ) from err
         raise CheckpointError(
             "missing; the checkpoint is incomplete (was save_checkpoint interrupted?)",
             path=cfg_path,

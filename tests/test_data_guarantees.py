@@ -450,3 +450,14 @@ def test_prepare_encodes_valid_and_test_splits_and_vocab_from(tmp_path, capsys):
 
 def test_every_error_here_is_a_seqdata_error():
     assert issubclass(OutputError, SeqdataError) and MARKER_FILE == "seqdata-output.json"
+
+
+def test_a_prepared_folder_given_as_a_checkpoint_says_what_it_is(tmp_path: Path) -> None:
+    from seqdata.checkpoint import load_checkpoint
+    from seqdata.errors import CheckpointError
+
+    pipe = PairPipeline.build(["a b", "c"], ["x y", "z"])
+    ParallelCorpus.from_texts(["a b", "c"], ["x y", "z"], pipe).save(tmp_path / "data")
+    (tmp_path / "data" / "pipeline.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(CheckpointError, match="is a prepared corpus .*not a checkpoint"):
+        load_checkpoint(tmp_path / "data")

@@ -74,15 +74,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-file", default=None, help="also write the log to this file")
 
 
-def _add_training_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--num-layers", type=positive_int, default=1, help="RNN layers (default 1)")
-    p.add_argument(
-        "--attention",
-        choices=("general", "dot", "additive", "none"),
-        default="general",
-        help="attention over the encoder outputs: general/dot (Luong) or additive (Bahdanau) "
-        "(default general)",
-    )
+def _add_recipe_options(p: argparse.ArgumentParser) -> None:
+    """The model options standard RNN translation recipes use (each a model config field)."""
     p.add_argument(
         "--input-feed",
         action="store_true",
@@ -118,6 +111,18 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
         help="share the decoder's embedding and output weights (needs --embed-dim equal to "
         "the decoder's hidden size)",
     )
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--num-layers", type=positive_int, default=1, help="RNN layers (default 1)")
+    p.add_argument(
+        "--attention",
+        choices=("general", "dot", "additive", "none"),
+        default="general",
+        help="attention over the encoder outputs: general/dot (Luong) or additive (Bahdanau) "
+        "(default general)",
+    )
+    _add_recipe_options(p)
     p.add_argument(
         "--teacher-forcing",
         type=fraction,
