@@ -4,7 +4,7 @@ A corpus prepared elsewhere keeps its ids when its vocabulary is read here, so e
 says exactly where the special tokens go:
 
 - ``"lines"``: one token per line, id = line number - 1. The specials (default
-  [`DEFAULT_SPECIALS`][seqdata.specials.DEFAULT_SPECIALS]) must be the file's first lines, in
+  ``seqdata.specials.DEFAULT_SPECIALS``) must be the file's first lines, in
   their id order; a file without any of them gets them in front (every id moves up by
   ``len(specials)``). Writing puts every token, specials first, one a line.
 - ``"fairseq"``: fairseq's ``Dictionary`` text format, ``token count`` a line. fairseq
