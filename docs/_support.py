@@ -344,9 +344,7 @@ def _run_console(path: Path, block: Block, checker: doctest.OutputChecker) -> No
             raise TutorialError(
                 f"{path.name}, line {line}: `{command}` exited with status {status}:\n{got}"
             )
-        if shown.strip() and not (
-            checker.check_output(shown, got, _FLAGS) or _close(shown, got)
-        ):
+        if shown.strip() and not (checker.check_output(shown, got, _FLAGS) or _close(shown, got)):
             raise TutorialError(
                 f"{path.name}, line {line}: `{command}` does not print what the page shows."
                 f"\n--- shown ---\n{shown}--- printed ---\n{got}"
