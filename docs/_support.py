@@ -307,7 +307,8 @@ def home_of(name: str, obj: Any) -> str | None:
 def _console_commands(block: Block) -> list[tuple[int, str, str]]:
     """``(line, command, shown output)`` for each ``$ `` line of a console block."""
     out: list[tuple[int, str, str]] = []
-    for k, line in enumerate(block.code.splitlines()):
+    lines = block.code.replace("\\\n", " ").splitlines()  # a `\` at the end continues a line
+    for k, line in enumerate(lines):
         if line.startswith("$ "):
             out.append((block.line + k, line[2:].strip(), ""))
         elif out:
@@ -353,8 +354,9 @@ def _run_console(path: Path, block: Block, checker: doctest.OutputChecker) -> No
 
 # --- generated text: `--help`, and the check for roles that did not render ------------------
 
-#: A guide asks for a command's ``--help`` text with ``<!-- seqdata-help: train -->``.
-HELP_MARKER = re.compile(r"<!-- seqdata-help: (?P<command>[a-z ]+?) -->")
+#: A guide asks for a command's ``--help`` text with ``<!-- seqdata-help: train -->`` on a
+#: line of its own.
+HELP_MARKER = re.compile(r"^<!-- seqdata-help: (?P<command>[a-z ]+?) -->$", re.MULTILINE)
 
 
 def cli_help(command: str, width: int = 88) -> str:

@@ -64,6 +64,27 @@ window.addEventListener("load", () => {
 </script>"""
 
 
+# Chromium's windows are at least 500 px wide: a phone's width is an iframe of that width,
+# whose measurements the page around it copies out.
+FRAME = """<html><body style="margin:0"><iframe id="f" src="{src}" width="{width}"
+height="{height}" style="border:0"></iframe><script>
+const t = setInterval(() => {{
+  const doc = document.getElementById("f").contentDocument;
+  const probe = doc && doc.getElementById("seqdata-probe");
+  if (probe) {{ clearInterval(t); const el = document.createElement("div");
+    el.id = "seqdata-probe"; el.textContent = probe.textContent; document.body.appendChild(el); }}
+}}, 50);
+</script></body></html>"""
+MIN_WINDOW = 500
+
+
+def page_url(base: str, page: str, width: int) -> str:
+    """The page's URL, or that of a frame ``width`` px wide around it on a narrow screen."""
+    if width >= MIN_WINDOW:
+        return base + page
+    return f"{base}__frame__?src=/{page}&width={width}"
+
+
 class _Handler(http.server.SimpleHTTPRequestHandler):
     probe = False
 
@@ -71,12 +92,20 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def send_head(self):  # type: ignore[no-untyped-def]
+        if self.path.startswith("/__frame__?"):
+            from urllib.parse import parse_qs, urlsplit
+
+            query = parse_qs(urlsplit(self.path).query)
+            html = FRAME.format(src=query["src"][0], width=query["width"][0], height=HEIGHT)
+            return self._send(html.encode())
         path = Path(self.translate_path(self.path))
         if path.is_dir():
             path = path / "index.html"
         if not (self.probe and path.suffix == ".html" and path.is_file()):
             return super().send_head()
-        body = path.read_bytes().replace(b"</body>", PROBE + b"</body>")
+        return self._send(path.read_bytes().replace(b"</body>", PROBE + b"</body>"))
+
+    def _send(self, body: bytes) -> _Bytes:
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
@@ -121,6 +150,7 @@ def build(site: Path) -> None:
 
 
 def chromium(binary: str, width: int, *args: str, timeout: int = 60) -> str:
+    width = max(width, MIN_WINDOW)
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
             [binary, *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{HEIGHT}",
@@ -167,24 +197,26 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     todo = args.only or pages(site)
     bad = []
-    print(f"{'page':<44}{'width':>6}{'scrollWidth':>13}{'wide code':>11}  verdict")
+    print(
+        f"{'page':<44}{'width':>6}{'innerWidth':>11}{'scrollWidth':>12}{'wide code':>11}  verdict"
+    )
     with serve(site, probe=True) as base:
         for page in todo:
             for width in WIDTHS:
-                m = measure(binary, base + page, width)
+                m = measure(binary, page_url(base, page, width), width)
                 over = m["scrollWidth"] > m["innerWidth"] or m["scrollWidth"] < 0
                 verdict = "OVERFLOWS" if over else "ok"
                 if over:
                     bad.append(f"{page} at {width} px")
                 print(
-                    f"{page:<44}{width:>6}{m['scrollWidth']:>13}"
+                    f"{page:<44}{width:>6}{m['innerWidth']:>11}{m['scrollWidth']:>12}"
                     f"{m['wideCode']:>5}/{m['codeBlocks']:<5}  {verdict}"
                 )
     with serve(site, probe=False) as base:
         for page in todo:
             for width in WIDTHS:
                 name = page.removesuffix("index.html").strip("/").replace("/", "-") or "home"
-                shoot(binary, base + page, width, args.out / f"{name}-{width}.png")
+                shoot(binary, page_url(base, page, width), width, args.out / f"{name}-{width}.png")
             if args.update_docs and page in DOC_SHOTS:
                 target = ROOT / "docs" / "screenshots" / f"{DOC_SHOTS[page]}-1280.png"
                 target.parent.mkdir(exist_ok=True)
