@@ -43,6 +43,7 @@ DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
 TUTORIALS = DOCS / "tutorials"
 DATA = TUTORIALS / "data"
+GUIDE = DOCS / "guide"
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*)$")
 _IMAGE = re.compile(r"!\[[^\]]*\]\((?P<src>[^)\s]+\.(?:png|svg|jpg))\)")
@@ -123,6 +124,9 @@ def steps(text: str) -> list[Step]:
     lines = text.splitlines()
     out: list[Step] = []
     for k, block in enumerate(blocks):
+        if block.lang == "console":
+            out.append(Step(block, None))
+            continue
         if block.lang not in ("python", "py"):
             continue
         expected = None
@@ -184,6 +188,9 @@ def run_page(path: Path, workdir: Path) -> dict[str, object]:
     try:
         for step in steps(text):
             block = step.block
+            if block.lang == "console":
+                _run_console(path, block, checker)
+                continue
             code = compile("\n" * (block.line - 1) + block.code, str(path), "exec")
             buffer = io.StringIO()
             with contextlib.redirect_stdout(buffer):
@@ -228,6 +235,16 @@ def store_figures(path: Path, workdir: Path) -> Path:
 def tutorial_pages() -> list[Path]:
     """Every tutorial page, in reading order."""
     return sorted(TUTORIALS.glob("*.md"))
+
+
+def guide_pages() -> list[Path]:
+    """The pages a user reads first (install, quickstart, the guides), in name order."""
+    return [DOCS / "install.md", DOCS / "quickstart.md", *sorted(GUIDE.glob("*.md"))]
+
+
+def runnable_pages() -> list[Path]:
+    """Every page whose code blocks run as tests: the guides, then the tutorials."""
+    return [*guide_pages(), *tutorial_pages()]
 
 
 #: The place in ``docs/api/index.md`` where the build puts the table of ``seqdata.__all__``.
@@ -282,3 +299,112 @@ def home_of(name: str, obj: Any) -> str | None:
         if name in public_names(module_name) and getattr(module, name, None) is obj:
             return f"{module_name}.{name}"
     return None
+
+
+# --- console blocks: `$ seqdata …` runs in-process, its output compared -----------------------
+
+
+def _console_commands(block: Block) -> list[tuple[int, str, str]]:
+    """``(line, command, shown output)`` for each ``$ `` line of a console block."""
+    out: list[tuple[int, str, str]] = []
+    lines = block.code.replace("\\\n", " ").splitlines()  # a `\` at the end continues a line
+    for k, line in enumerate(lines):
+        if line.startswith("$ "):
+            out.append((block.line + k, line[2:].strip(), ""))
+        elif out:
+            number, command, shown = out[-1]
+            out[-1] = (number, command, shown + line + "\n")
+    return out
+
+
+def _run_command(argv: list[str]) -> tuple[int, str]:
+    """Run ``seqdata …`` (in this process) or ``ls DIR``; return its status and output."""
+    if argv[:1] == ["ls"]:
+        folder = Path(argv[1] if len(argv) > 1 else ".")
+        return 0, "".join(f"{p.name}\n" for p in sorted(folder.iterdir()))
+    if argv[:1] != ["seqdata"]:
+        raise TutorialError(f"a console block runs `seqdata …` and `ls`, not {argv[0]!r}")
+    from seqdata.cli import main
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        try:
+            status = main(argv[1:])
+        except SystemExit as exit_:  # --help and argparse's usage errors
+            status = int(exit_.code or 0)
+    return status, buffer.getvalue()
+
+
+def _run_console(path: Path, block: Block, checker: doctest.OutputChecker) -> None:
+    """Run each ``$ seqdata …`` line of a console block; compare what it printed."""
+    import shlex
+
+    for line, command, shown in _console_commands(block):
+        status, got = _run_command(shlex.split(command))
+        if status != 0 and "error:" not in shown:
+            raise TutorialError(
+                f"{path.name}, line {line}: `{command}` exited with status {status}:\n{got}"
+            )
+        if shown.strip() and not (checker.check_output(shown, got, _FLAGS) or _close(shown, got)):
+            raise TutorialError(
+                f"{path.name}, line {line}: `{command}` does not print what the page shows."
+                f"\n--- shown ---\n{shown}--- printed ---\n{got}"
+            )
+
+
+# --- generated text: `--help`, and the check for roles that did not render ------------------
+
+#: A guide asks for a command's ``--help`` text with ``<!-- seqdata-help: train -->`` on a
+#: line of its own.
+HELP_MARKER = re.compile(r"^<!-- seqdata-help: (?P<command>[a-z ]+?) -->$", re.MULTILINE)
+
+
+def cli_help(command: str, width: int = 88) -> str:
+    """The ``--help`` text of ``seqdata COMMAND`` (``"lm train"`` for a subcommand)."""
+    import argparse
+
+    from seqdata.cli import build_parser
+
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(width)  # argparse wraps to the terminal's width
+    try:
+        parser = build_parser()
+        for name in command.split():
+            actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            if not actions or name not in actions[0].choices:
+                raise KeyError(f"no command {command!r} in seqdata's parser")
+            parser = actions[0].choices[name]
+        return parser.format_help()
+    finally:
+        if old is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = old
+
+
+def fill_help(markdown: str) -> str:
+    """Replace every ``<!-- seqdata-help: CMD -->`` with a text block of that ``--help``."""
+    return HELP_MARKER.sub(lambda m: f"```text\n{cli_help(m['command'])}```", markdown)
+
+
+_ROLE = re.compile(
+    r"(?<![\w`])(?::py)?:(?:class|func|meth|attr|mod|data|exc|obj|const|ref|term|py):"
+    r"(?=\s*(?:`|<code|<a ))"
+)
+_PRE = re.compile(r"<pre\b.*?</pre>", re.DOTALL)
+_RST_LITERAL = re.compile(r"(?<!:)::</p>")
+
+
+def unrendered_markup(html: str) -> list[str]:
+    """Sphinx roles (``:class:`X```) and reST ``::`` markers left as text in a built page.
+
+    Code blocks are skipped, and a role inside inline code is not followed by a name, so a
+    page may show a role as an example.
+    """
+    text = _PRE.sub("", html)
+    found = []
+    for m in _ROLE.finditer(text):
+        found.append(re.sub(r"<[^>]+>", "", text[m.start() : m.end() + 60]).split("\n")[0])
+    found.extend(f"a reST '::' marker: …{text[max(0, m.start() - 40) : m.start() + 2]}"
+                 for m in _RST_LITERAL.finditer(text))  # fmt: skip
+    return found

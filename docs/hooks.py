@@ -9,9 +9,13 @@
 - Docstrings carry ``>>>`` examples outside of an ``Examples:`` section too (module
   docstrings, for one); Markdown would render them as nested block quotes, so a small
   Markdown extension fences every doctest as a ``pycon`` code block first.
-- A tutorial's figures are written by its own code. The build takes them from the cache that
-  ``tests/test_docs.py`` fills (keyed by the page's code, data and seqdata's sources), and
-  runs the page itself when they are not there.
+- A guide asks for a command's ``--help`` with ``<!-- seqdata-help: train -->``; the text is
+  generated from ``seqdata.cli.build_parser()`` at build time, so it cannot drift.
+- A built page that still shows a Sphinx role (``:class:`X```) or a reST ``::`` marker is a
+  warning, so ``mkdocs build --strict`` fails on it.
+- A tutorial's (or guide's) figures are written by its own code. The build takes them from
+  the cache that ``tests/test_docs.py`` fills (keyed by the page's code, data and seqdata's
+  sources), and runs the page itself when they are not there.
 """
 
 from __future__ import annotations
@@ -153,7 +157,7 @@ def on_files(files: Any, config: Any) -> Any:
         uri = support.api_page_uri(module_name)
         files.append(File.generated(config, uri, content=f"::: {module_name}\n"))
 
-    for page in support.tutorial_pages():
+    for page in support.runnable_pages():
         images = support.generated_images(page)
         if not images:
             continue
@@ -170,15 +174,32 @@ def on_files(files: Any, config: Any) -> Any:
                     log.warning("%s failed, so its figures are missing: %r", page.name, err)
                     continue
                 support.store_figures(page, Path(tmp))
+        folder = page.parent.relative_to(support.DOCS).as_posix()
         for name in images:
-            uri = f"tutorials/{name}"
+            uri = f"{folder}/{name}" if folder != "." else name
             files.append(File.generated(config, uri, abs_src_path=str(cache / name)))
     return files
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
-    """Fill the ``seqdata.__all__`` table into the page that asks for it."""
-    marker = _load_support().MARKER
-    if marker in markdown:
-        markdown = markdown.replace(marker, all_table())
-    return markdown
+    """Fill in the ``seqdata.__all__`` table and the ``--help`` texts the page asks for."""
+    support = _load_support()
+    if support.MARKER in markdown:
+        markdown = markdown.replace(support.MARKER, all_table())
+    return str(support.fill_help(markdown))
+
+
+def on_post_page(output: str, page: Any, config: Any) -> str:
+    """Warn (so ``--strict`` fails) on Sphinx roles or reST ``::`` left unrendered in a page."""
+    found = _load_support().unrendered_markup(output)
+    if found:
+        shown = "; ".join(repr(f[:70]) for f in found[:5])
+        log.warning(
+            "%s shows %d piece(s) of unrendered Sphinx/reST markup (%s%s): write docstrings "
+            "with Markdown cross-references ([`Vocab`][seqdata.Vocab]) or plain backticks",
+            page.file.src_uri,
+            len(found),
+            shown,
+            ", …" if len(found) > 5 else "",
+        )
+    return output

@@ -516,3 +516,37 @@ class Vocab:
 
     def __repr__(self) -> str:
         return f"Vocab(size={len(self)}, specials={self._specials})"
+
+    # -- other tools' files (seqdata.vocab_io) ----------------------------------------------
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        format: str = "lines",
+        *,
+        specials: Mapping[str, str] | None = None,
+    ) -> Vocab:
+        """Read a vocabulary another tool wrote: ``"lines"``, fairseq ``dict.txt`` or ``"hf"``.
+
+        See [`read_vocab_file`][seqdata.vocab_io.read_vocab_file] for where each format puts
+        the specials; a malformed file is a ``VocabFormatError`` naming the file and line.
+        """
+        from seqdata.vocab_io import read_vocab_file
+
+        return read_vocab_file(path, format, specials=specials)
+
+    def to_file(
+        self,
+        path: str | os.PathLike[str],
+        format: str = "lines",
+        *,
+        counts: Mapping[str, int] | None = None,
+    ) -> None:
+        """Write the vocabulary as another tool reads it (``"lines"``, ``"fairseq"``, ``"hf"``).
+
+        See [`write_vocab_file`][seqdata.vocab_io.write_vocab_file].
+        """
+        from seqdata.vocab_io import write_vocab_file
+
+        write_vocab_file(self, path, format, counts=counts)

@@ -1,5 +1,10 @@
 """The documentation works: tutorials run and print what they show, the reference is complete.
 
+- the pages a user reads first (install, quickstart, ``docs/guide/*.md``) run like the
+  tutorials, their ``$ seqdata …`` console blocks included, and the CLI guide shows every
+  command with its generated ``--help``;
+- the build fails (``--strict``) on a Sphinx role or reST ``::`` left unrendered in a page,
+  and on a broken cross-reference (planted in the tests below);
 - every tutorial page (``docs/tutorials/*.md``) runs top to bottom, each ```text block after a
   python block matches what that block printed, and the figures it shows get written
   (``docs/_support.py`` has the rules);
@@ -13,9 +18,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import os
+import re
 import subprocess
 import sys
+import types
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +49,7 @@ def _load_support() -> ModuleType:
 
 support = _load_support()
 PAGES = support.tutorial_pages()
+GUIDES = support.guide_pages()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -80,6 +89,101 @@ def test_tutorial_runs_and_prints_what_it_shows(page: Path, tmp_path: Path) -> N
     for name in support.generated_images(page):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
     support.store_figures(page, tmp_path)
+
+
+@pytest.mark.usefixtures("_one_torch_thread")
+@pytest.mark.parametrize("page", GUIDES, ids=[p.stem for p in GUIDES])
+def test_guide_runs_and_prints_what_it_shows(page: Path, tmp_path: Path) -> None:
+    """The pages a user reads first: their python and ``$ seqdata …`` blocks run."""
+    assert page.is_file(), f"{page} is missing"
+    assert f"{page.relative_to(DOCS).as_posix()}" in (ROOT / "mkdocs.yml").read_text()
+    support.run_page(page, tmp_path)
+    for name in support.generated_images(page):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    support.store_figures(page, tmp_path)
+
+
+def test_cli_guide_shows_every_command_with_an_example_and_its_help() -> None:
+    from seqdata.cli import COMMANDS
+
+    text = (DOCS / "guide" / "cli.md").read_text(encoding="utf-8")
+    helps = {m["command"] for m in support.HELP_MARKER.finditer(text)}
+    commands = set(re.findall(r"^\$ seqdata (\w+)", text, re.MULTILINE))
+    for command in COMMANDS:
+        assert command in helps or any(h.startswith(command + " ") for h in helps), command
+    assert set(COMMANDS) - {"demo"} <= commands  # the demo takes minutes: described, not run
+    assert support.cli_help("lm train").startswith("usage: seqdata lm train")
+    filled = support.fill_help("a\n<!-- seqdata-help: stats -->\nb")
+    assert "--bucket-width" in filled and "seqdata-help" not in filled
+
+
+def test_a_console_block_that_prints_something_else_fails(tmp_path: Path) -> None:
+    page = tmp_path / "page.md"
+    page.write_text("```console\n$ seqdata --version\nseqdata 0.0.0-not-this\n```\n")
+    with pytest.raises(support.TutorialError, match="line 2"):
+        support.run_page(page, tmp_path / "run")
+    page.write_text("```console\n$ seqdata stats missing-folder\n```\n")
+    with pytest.raises(support.TutorialError, match="status 2"):
+        support.run_page(page, tmp_path / "run")
+
+
+def _hooks() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("seqdata_docs_hooks", DOCS / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>Batches (:class: <code>LengthBatchSampler</code>) of ids.</p>",
+        "<p>see :meth:`Vocab.load` for the format</p>",
+        "<td>Read with :py:func:<code>read_pairs</code></td>",
+        '<p>the :func:<a href="#x"><code>fit</code></a> loop</p>',
+        "<p>Usage::</p><pre><code>seqdata demo</code></pre>",
+    ],
+)
+def test_the_build_fails_on_an_unrendered_role(html: str, caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip install .[docs]")
+    assert support.unrendered_markup(html)
+    page = types.SimpleNamespace(file=types.SimpleNamespace(src_uri="api/planted.md"))
+    with caplog.at_level(logging.WARNING, logger="mkdocs.hooks.seqdata"):
+        assert _hooks().on_post_page(html, page, {}) == html
+    # mkdocs --strict aborts on any WARNING logged under the "mkdocs" logger
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert "api/planted.md" in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<p>A <code>:class:</code> role, shown as an example.</p>",
+        "<pre><code>:class:`Vocab` in an old docstring</code></pre>",
+        "<p>Ratio 3:1, at 12:30 and a dict {a: 1}.</p>",
+        '<p>the <a href="../vocab/#seqdata.vocab.Vocab"><code>Vocab</code></a> class</p>',
+    ],
+)
+def test_rendered_cross_references_and_code_are_not_roles(html: str) -> None:
+    assert support.unrendered_markup(html) == []
+
+
+def test_a_broken_cross_reference_fails_the_strict_build(tmp_path: Path) -> None:
+    pytest.importorskip("mkdocs", reason="the docs extra is not installed: pip install .[docs]")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# Home\n\nSee [`Nope`][seqdata.no_such_name].\n")
+    (tmp_path / "mkdocs.yml").write_text(
+        "site_name: t\ndocs_dir: docs\nplugins: [autorefs]\nnav: [index.md]\n"
+    )
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "seqdata.no_such_name" in result.stdout + result.stderr
 
 
 def test_a_wrong_output_block_fails(tmp_path: Path) -> None:
@@ -126,7 +230,8 @@ def test_site_builds_strict_and_documents_every_name(tmp_path: Path) -> None:
     site = tmp_path / "site"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "MPLBACKEND": "Agg"}
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f",
+        # no --quiet: mkdocs 1.6 then drops warnings before --strict counts them
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-f",
          str(ROOT / "mkdocs.yml"), "-d", str(site)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

@@ -37,6 +37,7 @@ LAYERS = {
     "seqdata.hf": 3,
     "seqdata.readers": 3,
     "seqdata.vocab": 4,
+    "seqdata.vocab_io": 4,
     "seqdata.collate": 3,
     "seqdata.samplers": 3,
     "seqdata.bucketing": 2,

@@ -32,7 +32,7 @@ from seqdata.errors import SeqdataError
 
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
 
-COMMANDS = ("tasks", "demo", "prepare", "stats", "train", "translate", "evaluate")
+COMMANDS = ("tasks", "demo", "prepare", "stats", "train", "translate", "evaluate", "lm")
 """The subcommands, in the order ``seqdata --help`` lists them (one module each)."""
 
 
