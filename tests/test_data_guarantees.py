@@ -459,5 +459,5 @@ def test_a_prepared_folder_given_as_a_checkpoint_says_what_it_is(tmp_path: Path)
     pipe = PairPipeline.build(["a b", "c"], ["x y", "z"])
     ParallelCorpus.from_texts(["a b", "c"], ["x y", "z"], pipe).save(tmp_path / "data")
     (tmp_path / "data" / "pipeline.json").write_text("{}", encoding="utf-8")
-    with pytest.raises(CheckpointError, match="is a prepared corpus .*not a checkpoint"):
+    with pytest.raises(CheckpointError, match=r"is a prepared corpus .*not a checkpoint"):
         load_checkpoint(tmp_path / "data")
