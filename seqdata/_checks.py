@@ -2,7 +2,7 @@
 
 Every public entry point checks its inputs here, once, where they enter; the messages read
 "X should be …, but got X=…" and say what to do. The functions return the checked value
-(converted to a plain Python type), so a call site is one line::
+(converted to a plain Python type), so a call site is one line:
 
     self.batch_size = check_int("batch_size", batch_size)
 
@@ -67,7 +67,7 @@ def check_int(
 
 
 def check_optional_int(name: str, value: Any, low: int = 1) -> int | None:
-    """Like :func:`check_int`, but ``None`` passes through (meaning "no limit")."""
+    """Like `check_int`, but ``None`` passes through (meaning "no limit")."""
     if value is None:
         return None
     if not _is_int(value) or value < low:

@@ -68,7 +68,7 @@ def lengths_fingerprint(src_lengths: np.ndarray, tgt_lengths: np.ndarray | None)
 def bucket_keys(
     src_lengths: np.ndarray, tgt_lengths: np.ndarray | None, width: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The notes' bucket key, with the **true** minimum lengths.
+    """The length-bucket key, with the **true** minimum lengths.
 
     ``((src_len - min_src + 1) // width, (tgt_len - min_tgt + 1) // width)``.
 

@@ -67,7 +67,7 @@ MODEL_CLASSES: dict[str, Any] = {
 
 
 class Checkpoint(NamedTuple):
-    """What :func:`load_checkpoint` returns."""
+    """What [`load_checkpoint`][seqdata.checkpoint.load_checkpoint] returns."""
 
     model: nn.Module
     pipeline: Any

@@ -1,6 +1,7 @@
-"""Batches: the typed :class:`Batch`, :class:`PadCollate`, and PackedSequence both ways.
+"""Batches: the typed [`Batch`][seqdata.collate.Batch], [`PadCollate`][seqdata.collate.PadCollate],
+and PackedSequence both ways.
 
-The study notes sort a batch by source length (descending), pad it with
+The classic RNN recipe sorts a batch by source length (descending), pad it with
 ``pad_sequence(batch_first=True)`` into a ``(B, L)`` long tensor, and later call
 ``pack_padded_sequence`` / ``pad_packed_sequence`` around the RNN. This module holds the
 batch type those steps produce, the collate function that builds it in one vectorized
@@ -26,7 +27,7 @@ __all__ = ["Batch", "PadCollate", "pack", "unpack"]
 
 @dataclass(frozen=True)
 class Batch:
-    """A padded batch, sorted by source length (longest first) as the notes do.
+    """A padded batch, sorted by source length (longest first), as packing wants.
 
     Attributes:
         src: ``(B, Ls)`` int64 source ids, padded with the pad id (``(Ls, B)`` when collated
@@ -83,11 +84,12 @@ def _is_sequence(x: Any) -> bool:
 
 
 class PadCollate:
-    """Collate examples into a padded :class:`Batch`, sorted by source length (descending).
+    """Collate examples into a padded [`Batch`][seqdata.collate.Batch], sorted by source length
+    (descending).
 
     Accepts what ``DataLoader`` hands a ``collate_fn``:
 
-    * the :class:`~seqdata.ragged.RaggedBatch` of ``ParallelCorpus.__getitems__`` /
+    * the [`RaggedBatch`][seqdata.ragged.RaggedBatch] of ``ParallelCorpus.__getitems__`` /
       ``MonoCorpus.__getitems__`` (the fast path: one masked gather per side, straight
       from the corpus arrays);
     * a list of ``(src, tgt)`` id sequences (lists, numpy arrays or tensors), of single
@@ -95,16 +97,16 @@ class PadCollate:
     * a list of HuggingFace rows (dicts) with ``src_key`` (and optionally ``tgt_key`` and
       ``label_key``) columns.
 
-    The sort is by *length*, as the notes' comment says ("0번째 요소의 길이를 기준으로
-    내림차순 정렬"); their code, ``sorted(batch, key=lambda x: x[0])``, compares the id lists
-    themselves, which is not a length order. ``batch.order`` restores the requested order:
+    The sort is by *length* (a common hand-written collate, ``sorted(batch, key=lambda x:
+    x[0])``, compares the id lists themselves, which is not a length order). ``batch.order``
+    restores the requested order:
     ``x[batch.order]`` for any batch-major tensor ``x`` of the sorted batch. The padded
     length of each side is the *smallest* multiple of ``pad_to_multiple_of`` that is ``>=``
     its longest sequence.
 
     Args:
-        pad_id: id written into the padded positions (the notes' ``PAD = 0``).
-        batch_first: ``(B, L)`` tensors if true (the notes' choice), else ``(L, B)``.
+        pad_id: id written into the padded positions (``0`` by default).
+        batch_first: ``(B, L)`` tensors if true (the default), else ``(L, B)``.
         pad_to_multiple_of: align the padded lengths (tensor cores like multiples of 8).
         sort: sort by source length, descending (needed by ``pack(enforce_sorted=True)``);
             ``False`` keeps the requested order and ``order`` is ``arange(B)``.
@@ -300,9 +302,10 @@ def pack_checked(embedded: Tensor, lengths: Tensor, batch_first: bool = True) ->
 def pack(embedded: Tensor, lengths: Tensor, batch_first: bool = True) -> PackedSequence:
     """Pack a padded batch for an RNN, skipping the padded steps.
 
-    Sorted input (lengths descending, as :class:`PadCollate` produces) takes torch's
+    Sorted input (lengths descending, as [`PadCollate`][seqdata.collate.PadCollate] produces) takes
+    torch's
     ``enforce_sorted=True`` path; any other order goes through ``enforce_sorted=False`` and
-    :func:`unpack` returns it in the caller's order.
+    [`unpack`][seqdata.collate.unpack] returns it in the caller's order.
 
     Args:
         embedded: ``(B, L, *)`` if ``batch_first`` else ``(L, B, *)``.
@@ -310,7 +313,7 @@ def pack(embedded: Tensor, lengths: Tensor, batch_first: bool = True) -> PackedS
         batch_first: layout of ``embedded``.
 
     Returns:
-        A :class:`torch.nn.utils.rnn.PackedSequence`.
+        A `PackedSequence`.
 
     >>> x = torch.arange(6.0).reshape(2, 3, 1)          # (B=2, L=3, 1)
     >>> p = pack(x, torch.tensor([3, 1]))
@@ -333,10 +336,11 @@ def unpack(
     batch_first: bool = True,
     padding_value: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
-    """Undo :func:`pack`: back to a padded tensor and its lengths, in the caller's order.
+    """Undo [`pack`][seqdata.collate.pack]: back to a padded tensor and its lengths, in the caller's
+    order.
 
     Args:
-        packed: the output of :func:`pack` or of an RNN run on it.
+        packed: the output of [`pack`][seqdata.collate.pack] or of an RNN run on it.
         total_length: pad to this length instead of the longest sequence (needed to get the
             input's ``L`` back when every sequence is shorter than ``L``).
         batch_first: return ``(B, L, *)`` instead of ``(L, B, *)``.

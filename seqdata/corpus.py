@@ -63,11 +63,12 @@ def _frame_column(df: Any, col: str) -> Any:
 
 
 class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
-    """Sentence pairs as two :class:`Ragged` fields; a ``torch.utils.data.Dataset``.
+    """Sentence pairs as two [`Ragged`][seqdata.ragged.Ragged] fields; a
+    ``torch.utils.data.Dataset``.
 
     ``corpus[i]`` is ``(src_ids, tgt_ids)`` (numpy views); ``corpus.__getitems__(indices)``
     (which ``DataLoader`` calls once per batch) gathers the whole batch at once into a
-    :class:`RaggedBatch` for :class:`seqdata.collate.PadCollate`.
+    [`RaggedBatch`][seqdata.ragged.RaggedBatch] for [`PadCollate`][seqdata.collate.PadCollate].
 
     Args:
         src: the ``N`` source sequences.
@@ -129,7 +130,7 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
     @classmethod
     def from_texts(cls, src_texts: Any, tgt_texts: Any, pipeline: PairPipeline) -> ParallelCorpus:
         """Encode parallel texts (lists, numpy arrays or polars Series) with
-        ``pipeline.encode_flat`` (a :class:`seqdata.pipeline.PairPipeline`)."""
+        ``pipeline.encode_flat`` (a [`PairPipeline`][seqdata.pipeline.PairPipeline])."""
         (sv, so), (tv, to) = pipeline.encode_flat(src_texts, tgt_texts)  # checks the counts
         if len(so) == 1:
             raise EmptyCorpusError("there are no texts to encode")
@@ -163,12 +164,15 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
         *,
         empty: str = "error",
     ) -> ParallelCorpus:
-        """Read two line-aligned text files (:func:`seqdata.readers.read_parallel`) and encode.
+        """Read two line-aligned text files ([`read_parallel`][seqdata.readers.read_parallel]) and
+        encode.
 
         ``empty`` is the readers' policy for empty lines: ``"error"`` (raise
-        :class:`EmptyLineError` naming file and line) or ``"skip"`` (drop the pair and report
+        [`EmptyLineError`][seqdata.errors.EmptyLineError] naming file and line) or ``"skip"`` (drop
+        the pair and report
         the skipped line numbers). Mismatched line counts raise
-        :class:`ParallelMismatchError`, bad bytes :class:`UndecodableInputError`.
+        [`ParallelMismatchError`][seqdata.errors.ParallelMismatchError], bad bytes
+        [`UndecodableInputError`][seqdata.errors.UndecodableInputError].
         """
         from seqdata.readers import read_parallel
 
@@ -180,7 +184,8 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
     def from_hf(cls, ds: Any, src_col: str = "src_ids", tgt_col: str = "tgt_ids") -> ParallelCorpus:
         """From a HuggingFace ``Dataset`` with list-of-int id columns, straight from Arrow.
 
-        The list columns' offsets and values buffers become the :class:`Ragged` arrays (no
+        The list columns' offsets and values buffers become the [`Ragged`][seqdata.ragged.Ragged]
+        arrays (no
         Python loop per row; a dataset with an indices mapping, e.g. after ``select``, is
         gathered by Arrow first).
         """
@@ -196,7 +201,7 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
         """Write ``src``/``tgt`` ``.values.npy`` + ``.offsets.npy`` and ``manifest.json``.
 
         Ids are stored as ``uint16`` when they all fit, else ``int32``. With ``pipeline`` the
-        manifest records each vocabulary's size and SHA-256, and :meth:`load` can check it.
+        manifest records each vocabulary's size and SHA-256, and `load` can check it.
         """
         return save_store(directory, "parallel", {"src": self.src, "tgt": self.tgt}, None, pipeline)
 
@@ -214,23 +219,27 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
         """Encode a corpus chunk by chunk and write it as a store, in bounded memory.
 
         Each chunk is encoded with ``pipeline.encode_chunk`` (the vectorized
-        ``encode_flat`` path) and appended to the files by a :class:`ParallelCorpusWriter`;
+        ``encode_flat`` path) and appended to the files by a
+        [`ParallelCorpusWriter`][seqdata.storage.ParallelCorpusWriter];
         the store equals ``ParallelCorpus.from_frame(whole_frame, pipeline).save(directory,
-        pipeline=pipeline)``. Open it with :meth:`load` (``mmap=True``).
+        pipeline=pipeline)``. Open it with `load` (``mmap=True``).
 
         Args:
             directory: the store folder.
             chunks: an iterable of polars DataFrames (or mappings of columns) with text
                 columns ``src_col``/``tgt_col`` — e.g.
-                :func:`seqdata.readers.iter_parallel_chunks` — or a function returning one.
-            pipeline: a :class:`seqdata.pipeline.PairPipeline` (build its vocabularies first,
-                e.g. with :meth:`~seqdata.pipeline.PairPipeline.build_from_chunks`).
+                [`iter_parallel_chunks`][seqdata.readers.iter_parallel_chunks] — or a function
+                returning one.
+            pipeline: a [`PairPipeline`][seqdata.pipeline.PairPipeline] (build its vocabularies
+                first,
+                e.g. with [`build_from_chunks`][seqdata.pipeline.PairPipeline.build_from_chunks]).
             src_col: the source column.
             tgt_col: the target column.
             num_threads: encoding threads (``None`` = all cores).
 
         Returns:
-            :class:`WriteStats`: examples, stored tokens, UNK ids and truncated examples.
+            [`WriteStats`][seqdata.storage.WriteStats]: examples, stored tokens, UNK ids and
+            truncated examples.
 
         Raises:
             EmptyLineError: a source without tokens (names its index in the whole stream).
@@ -286,7 +295,7 @@ class ParallelCorpus(Dataset[tuple[np.ndarray, np.ndarray]]):
         pipeline: PairPipeline | None = None,
         verify: str = "fast",
     ) -> ParallelCorpus:
-        """Open a store written by :meth:`save`; ``mmap=True`` maps the files (no read).
+        """Open a store written by `save`; ``mmap=True`` maps the files (no read).
 
         Args:
             directory: the store folder (a prepared folder, or its ``valid/``, ``test/``).
@@ -313,7 +322,7 @@ class MonoCorpus(Dataset[Any]):
 
     ``corpus[i]`` is the ids of example ``i``, or ``(ids, label)`` with labels.
     ``src_lengths`` (alias ``lengths``) and ``tgt_lengths = None`` let samplers and
-    :func:`seqdata.stats.padding_stats` treat both corpus kinds alike.
+    [`padding_stats`][seqdata.stats.padding_stats] treat both corpus kinds alike.
 
     Args:
         ids: the ``N`` sequences.
@@ -351,7 +360,8 @@ class MonoCorpus(Dataset[Any]):
 
     @property
     def src_lengths(self) -> np.ndarray:
-        """Alias of :attr:`lengths`, so code written for :class:`ParallelCorpus` works."""
+        """Alias of `lengths`, so code written for [`ParallelCorpus`][seqdata.corpus.ParallelCorpus]
+        works."""
         return self.ids.lengths
 
     def __len__(self) -> int:
@@ -378,7 +388,8 @@ class MonoCorpus(Dataset[Any]):
 
     @classmethod
     def from_texts(cls, texts: Any, pipeline: TextPipeline, labels: Any = None) -> MonoCorpus:
-        """Encode texts with ``pipeline.encode_flat`` (a :class:`seqdata.pipeline.TextPipeline`)."""
+        """Encode texts with ``pipeline.encode_flat`` (a
+        [`TextPipeline`][seqdata.text_pipeline.TextPipeline])."""
         if len(texts) == 0:
             raise EmptyCorpusError("there are no texts to encode")
         values, offsets = pipeline.encode_flat(texts)
@@ -400,7 +411,8 @@ class MonoCorpus(Dataset[Any]):
     def save(
         self, directory: str | os.PathLike[str], *, pipeline: TextPipeline | None = None
     ) -> Path:
-        """Like :meth:`ParallelCorpus.save`: ``ids`` arrays, ``labels.npy``, manifest."""
+        """Like [`ParallelCorpus.save`][seqdata.corpus.ParallelCorpus.save]: ``ids`` arrays,
+        ``labels.npy``, manifest."""
         return save_store(directory, "mono", {"ids": self.ids}, self.labels, pipeline)
 
     @classmethod
@@ -412,7 +424,8 @@ class MonoCorpus(Dataset[Any]):
         pipeline: TextPipeline | None = None,
         verify: str = "fast",
     ) -> MonoCorpus:
-        """Open a store written by :meth:`save` (see :meth:`ParallelCorpus.load`)."""
+        """Open a store written by `save` (see
+        [`ParallelCorpus.load`][seqdata.corpus.ParallelCorpus.load])."""
         root = Path(directory)
         manifest = read_manifest(root, "mono")
         check_vocabs(root, manifest, pipeline, ("ids",))

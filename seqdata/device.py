@@ -2,7 +2,7 @@
 
 ``"auto"`` (the command line's default) means CUDA when a GPU is visible, else the CPU.
 Every entry point that takes a device puts the model *and* every tensor it makes there
-(:func:`move_model`), so a GPU run never meets a CPU tensor halfway.
+([`move_model`][seqdata.device.move_model]), so a GPU run never meets a CPU tensor halfway.
 
 >>> resolve_device("cpu")
 device(type='cpu')

@@ -4,17 +4,21 @@ seqdata's samplers shard by ``rank``/``world_size`` themselves (and read them fr
 ``torch.distributed`` when it is initialised), so no ``DistributedSampler`` wrapper is
 needed; these helpers only do the set-up a training script repeats:
 
-- :func:`init_distributed` reads the environment ``torchrun`` sets (``RANK``, ``WORLD_SIZE``,
+- [`init_distributed`][seqdata.distributed.init_distributed] reads the environment ``torchrun`` sets
+  (``RANK``, ``WORLD_SIZE``,
   ``LOCAL_RANK``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR``/``MASTER_PORT``), joins the process
-  group and picks this process's device (:func:`pick_backend`): ``nccl`` and ``cuda:LOCAL_RANK``
+  group and picks this process's device ([`pick_backend`][seqdata.distributed.pick_backend]):
+  ``nccl`` and ``cuda:LOCAL_RANK``
   only when every rank on this machine has a GPU of its own, else ``gloo`` on the CPU with a
   one-line notice; run as a plain ``python script.py`` it is a single process of world size 1
   and initialises nothing.
-- :func:`all_gather_objects` collects one picklable object per rank (a sampler state, a
+- [`all_gather_objects`][seqdata.distributed.all_gather_objects] collects one picklable object per
+  rank (a sampler state, a
   log line) — every rank gets the list.
-- :func:`parameters_in_sync` checks that every rank holds bit-identical parameters, the
+- [`parameters_in_sync`][seqdata.distributed.parameters_in_sync] checks that every rank holds
+  bit-identical parameters, the
   invariant ``DistributedDataParallel`` keeps.
-- :func:`cleanup_distributed` leaves the group.
+- [`cleanup_distributed`][seqdata.distributed.cleanup_distributed] leaves the group.
 
 >>> info = init_distributed()          # not under torchrun: one process
 >>> info.rank, info.world_size, info.is_main

@@ -1,9 +1,10 @@
 """The one exception hierarchy of seqdata.
 
-Every stage raises a subclass of :class:`SeqdataError`, so a caller can catch all of
+Every stage raises a subclass of [`SeqdataError`][seqdata.errors.SeqdataError], so a caller can
+catch all of
 seqdata's complaints with one ``except`` clause, and a message always says *where* (file,
 line, index) and *what to do*. Errors about a bad argument value also derive from
-:class:`ValueError` (and bad argument types from :class:`TypeError`), so code written against
+`ValueError` (and bad argument types from `TypeError`), so code written against
 the standard library's conventions keeps working.
 
 >>> try:

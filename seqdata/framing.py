@@ -1,4 +1,5 @@
-"""Frame: truncate id sequences and wrap targets in SOS … EOS — exactly the notes' rule::
+"""Frame: truncate id sequences and wrap targets in SOS … EOS — exactly the classic NMT
+preprocessing rule:
 
     src_sentence = src_sentence[:max_len]
     tgt_sentence = [SOS] + tgt_sentence[:max_len - 2] + [EOS]
@@ -111,7 +112,7 @@ def frame_target(ids: IdSequence, max_len: int | None, sos_id: int, eos_id: int)
 
 
 def frame_source_batch(batch: Sequence[IdSequence], max_len: int | None) -> list[list[int]]:
-    """:func:`frame_source` on each sequence.
+    """[`frame_source`][seqdata.framing.frame_source] on each sequence.
 
     >>> frame_source_batch([[4, 5, 6], [7]], max_len=2)
     [[4, 5], [7]]
@@ -123,7 +124,7 @@ def frame_source_batch(batch: Sequence[IdSequence], max_len: int | None) -> list
 def frame_target_batch(
     batch: Sequence[IdSequence], max_len: int | None, sos_id: int, eos_id: int
 ) -> list[list[int]]:
-    """:func:`frame_target` on each sequence.
+    """[`frame_target`][seqdata.framing.frame_target] on each sequence.
 
     >>> frame_target_batch([[4, 5, 6], []], max_len=4, sos_id=2, eos_id=3)
     [[2, 4, 5, 3], [2, 3]]
@@ -174,7 +175,7 @@ def _truncate_flat(
 def frame_source_flat(
     values: np.ndarray, offsets: np.ndarray, max_len: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`frame_source` on every example of a flat batch, vectorized.
+    """[`frame_source`][seqdata.framing.frame_source] on every example of a flat batch, vectorized.
 
     Args:
         values: all ids, ``(T,)``.
@@ -199,7 +200,7 @@ def frame_source_flat(
 def frame_target_flat(
     values: np.ndarray, offsets: np.ndarray, max_len: int | None, sos_id: int, eos_id: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`frame_target` on every example of a flat batch, vectorized.
+    """[`frame_target`][seqdata.framing.frame_target] on every example of a flat batch, vectorized.
 
     Returns:
         ``(values, offsets)``: ``N`` examples of length ``min(len, max_len - 2) + 2``.

@@ -3,7 +3,7 @@
 The loops that train on the chunks, ``train_bptt`` and ``evaluate_bptt``, live with the
 other training loops in ``seqdata.train``.
 
-The notes' truncated BPTT: backpropagate through a fixed number of steps only. The stream is
+Truncated BPTT: backpropagate through a fixed number of steps only. The stream is
 folded into ``batch_size`` columns (torch's word_language_model ``batchify``, but batch-first),
 so row ``b`` of every chunk continues row ``b`` of the previous chunk; the hidden state is
 carried from chunk to chunk and detached in between, cutting the graph (and the gradient)
@@ -42,7 +42,7 @@ class BPTTBatcher:
     ``num_dropped``), as in torch's ``batchify``.
 
     Like every stateful stage of seqdata, a fresh ``iter()`` starts the pass at chunk 0 (also
-    after a ``break``); only :meth:`load_state_dict` (or unpickling a batcher taken mid-pass)
+    after a ``break``); only `load_state_dict` (or unpickling a batcher taken mid-pass)
     makes the next ``iter()`` continue from the saved position. ``state_dict()`` records the
     chunks taken so far in the current pass.
 
@@ -102,7 +102,7 @@ class BPTTBatcher:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a position saved by :meth:`state_dict` from a batcher of the same stream.
+        """Restore a position saved by `state_dict` from a batcher of the same stream.
 
         Raises:
             StateDictError: unknown or missing keys, a different shape, or a bad position.

@@ -131,7 +131,7 @@ def _npy_header(dtype: np.dtype, n: int) -> bytes:
 
 class NpyAppender:
     """A 1-D ``.npy`` file written block by block into ``<name>.part``: room for the header
-    first, the header itself (with the final length) at :meth:`close`, then renamed into
+    first, the header itself (with the final length) at `close`, then renamed into
     place — byte for byte what ``np.save`` writes for the whole array."""
 
     def __init__(self, path: Path, dtype: Any) -> None:

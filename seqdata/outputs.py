@@ -3,7 +3,7 @@
 Every folder the ``seqdata`` command writes (a prepared corpus, a run, a demo report) is
 built in a hidden temporary folder next to its destination (``.OUT.xxxx.tmp``) and moved into
 place at the end, with a small ``seqdata-output.json`` marker that lists what was written.
-The rules, in one place (:func:`output_dir`):
+The rules, in one place ([`output_dir`][seqdata.outputs.output_dir]):
 
 * a destination that does not exist (or is an empty folder) is simply created;
 * an existing one is refused unless ``overwrite=True``; then only the entries the earlier

@@ -232,7 +232,8 @@ class Ragged:
         batch_first: bool = True,
     ) -> Tensor:
         """Sequences ``indices`` as one padded ``(B, L)`` int64 tensor (``(L, B)`` if not
-        ``batch_first``); ``L`` is the longest length, rounded up by :func:`padded_length`.
+        ``batch_first``); ``L`` is the longest length, rounded up by
+        [`padded_length`][seqdata.ragged.padded_length].
 
         One masked gather from ``values`` into the output; no per-sequence loop.
         """
@@ -259,7 +260,7 @@ class RaggedBatch:
     """The examples of one batch, not yet padded: what ``corpus.__getitems__`` returns.
 
     It holds the corpus's arrays and the requested ``indices`` — nothing is copied until
-    :class:`seqdata.collate.PadCollate` calls :meth:`padded`, which gathers each side
+    [`PadCollate`][seqdata.collate.PadCollate] calls `padded`, which gathers each side
     straight into its padded tensor. It also reads as a sequence of examples (``batch[i]``
     is what ``corpus[indices[i]]`` returns), so any other ``collate_fn`` works too, and it
     pickles as a compact copy of its own examples only.
@@ -331,7 +332,7 @@ class RaggedBatch:
 
     @property
     def src(self) -> Ragged:
-        """The batch's source sequences, as a compact :class:`Ragged` (a copy)."""
+        """The batch's source sequences, as a compact [`Ragged`][seqdata.ragged.Ragged] (a copy)."""
         return self._src._gather(self._rows)
 
     @property
@@ -360,7 +361,8 @@ class RaggedBatch:
         """One side as a padded ``(B, L)`` int64 tensor (``(L, B)`` if not ``batch_first``).
 
         Row ``r`` holds the batch's example ``rows[r]``; ``L`` is the longest length rounded
-        up by :func:`padded_length`. One masked gather from the corpus arrays.
+        up by [`padded_length`][seqdata.ragged.padded_length]. One masked gather from the corpus
+        arrays.
         """
         ragged = self._src if side == "src" else self._tgt
         if ragged is None:

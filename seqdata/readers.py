@@ -12,21 +12,25 @@ The parsing is polars' own (``scan_lines``/``read_lines``, ``scan_csv``, ``scan_
 - **Line endings**: ``\\n`` and ``\\r\\n``; a missing final newline is fine; a UTF-8 byte-order
   mark at the start of a file is dropped.
 - **Alignment**: parallel files with different line counts raise
-  :class:`~seqdata.errors.ParallelMismatchError` naming both counts and the file that ran out
+  [`ParallelMismatchError`][seqdata.errors.ParallelMismatchError] naming both counts and the file
+  that ran out
   first.
 - **Encoding**: bytes that are not valid in ``encoding`` raise
-  :class:`~seqdata.errors.UndecodableInputError` naming the file and line.
+  [`UndecodableInputError`][seqdata.errors.UndecodableInputError] naming the file and line.
 - **TSV**: fields are split on tabs only, quotes are text; a line with a missing or an extra
-  tab raises :class:`~seqdata.errors.CorpusError` naming the line — never silently truncated.
+  tab raises [`CorpusError`][seqdata.errors.CorpusError] naming the line — never silently truncated.
 - **Empty examples** (empty, whitespace-only or null ``src`` or ``tgt``): ``empty="error"``
-  (default) raises :class:`~seqdata.errors.EmptyLineError` naming the file and line;
-  ``empty="skip"`` drops them and reports them, never silently: a :class:`SkippedLinesWarning`
+  (default) raises [`EmptyLineError`][seqdata.errors.EmptyLineError] naming the file and line;
+  ``empty="skip"`` drops them and reports them, never silently: a
+  [`SkippedLinesWarning`][seqdata.readers.SkippedLinesWarning]
   carries every skipped line number (``.lines``) and the ``line`` column has the gaps.
-- **Nothing left**: :class:`~seqdata.errors.EmptyCorpusError`; a missing file:
-  :class:`~seqdata.errors.CorpusError` naming it.
+- **Nothing left**: [`EmptyCorpusError`][seqdata.errors.EmptyCorpusError]; a missing file:
+  [`CorpusError`][seqdata.errors.CorpusError] naming it.
 
-Corpora larger than memory stream in chunks through :func:`iter_pair_chunks` and
-:func:`iter_parallel_chunks`: the file is read in blocks of a few MB cut at line ends and each
+Corpora larger than memory stream in chunks through
+[`iter_pair_chunks`][seqdata.readers.iter_pair_chunks] and
+[`iter_parallel_chunks`][seqdata.readers.iter_parallel_chunks]: the file is read in blocks of a few
+MB cut at line ends and each
 block is parsed by polars (``read_lines``, ``read_ndjson``; Arrow's streaming CSV reader;
 parquet row groups), so memory is bounded by the block and chunk sizes, not by the file.
 ``read_pairs(..., lazy=True)`` returns polars' ``LazyFrame`` (``scan_*``) instead.
@@ -342,7 +346,8 @@ def read_parallel(
         src_path: the source-language file, one example per line.
         tgt_path: the target-language file, as many lines.
         empty: ``"error"`` raises on the first empty or whitespace-only line of either file;
-            ``"skip"`` drops those pairs and warns with a :class:`SkippedLinesWarning` listing
+            ``"skip"`` drops those pairs and warns with a
+            [`SkippedLinesWarning`][seqdata.readers.SkippedLinesWarning] listing
             every skipped line (the ``line`` column also has the gaps).
         encoding: the files' text encoding (UTF-8 is read by polars directly; any other is
             decoded by Python first).
@@ -384,12 +389,12 @@ def read_pairs(
 ) -> pl.DataFrame | pl.LazyFrame:
     """Read a file of (source, target) pairs into a polars frame with ``src``, ``tgt``, ``line``.
 
-    Formats (chosen from the extension unless ``format`` is given; see :data:`FORMATS`):
+    Formats (chosen from the extension unless ``format`` is given; see `FORMATS`):
 
     - ``"text"`` (``.txt``): ``source<TAB>target`` per line, no header, no quoting.
     - ``"tsv"`` (``.tsv``): a header line naming the columns, then as many tab-separated
       fields per line; quotes are text. A line with a missing or extra tab is a
-      :class:`~seqdata.errors.CorpusError` naming the line.
+      [`CorpusError`][seqdata.errors.CorpusError] naming the line.
     - ``"csv"`` (``.csv``): a header line, standard CSV quoting (polars ``scan_csv``).
     - ``"parquet"`` (``.parquet``, ``.pq``) and ``"jsonl"`` (``.jsonl``, ``.ndjson``).
 
@@ -400,9 +405,10 @@ def read_pairs(
         tgt_col: the target column.
         lazy: return a ``pl.LazyFrame`` (polars ``scan_*``) instead of reading the file; the
             same checks run batch by batch, and raise, when it is collected (a bad UTF-8 byte
-            then surfaces as polars' ``ComputeError``: :func:`iter_pair_chunks` names its
+            then surfaces as polars' ``ComputeError``:
+            [`iter_pair_chunks`][seqdata.readers.iter_pair_chunks] names its
             line); with ``empty="skip"`` each batch warns about the lines it dropped.
-        empty: ``"error"`` or ``"skip"``, as in :func:`read_parallel`.
+        empty: ``"error"`` or ``"skip"``, as in [`read_parallel`][seqdata.readers.read_parallel].
         encoding: the text encoding (``"text"``/``"tsv"``; CSV must be UTF-8).
 
     >>> import tempfile, pathlib
@@ -442,8 +448,9 @@ def iter_pair_chunks(
     """Stream a pairs file as checked DataFrames of at most ``chunk_rows`` rows.
 
     Memory stays bounded by the chunk size whatever the file size (polars' streaming engine);
-    the checks and errors are those of :func:`read_pairs`, the
-    :class:`SkippedLinesWarning` comes after the last chunk. Chunks can be shorter than
+    the checks and errors are those of [`read_pairs`][seqdata.readers.read_pairs], the
+    [`SkippedLinesWarning`][seqdata.readers.SkippedLinesWarning] comes after the last chunk. Chunks
+    can be shorter than
     ``chunk_rows`` where ``empty="skip"`` dropped lines.
 
     >>> import tempfile, pathlib
@@ -470,7 +477,7 @@ def iter_parallel_chunks(
 
     The line counts are compared before the first chunk (one fast pass over each file), so a
     mismatch raises before anything is yielded; the other checks are those of
-    :func:`read_parallel`.
+    [`read_parallel`][seqdata.readers.read_parallel].
 
     >>> import tempfile, pathlib
     >>> tmp = pathlib.Path(tempfile.mkdtemp())

@@ -1,7 +1,7 @@
 """Batch samplers that group examples of similar length: buckets and token budgets.
 
 Both are ``torch.utils.data.Sampler[list[int]]`` for ``DataLoader(batch_sampler=...)``, and
-share one epoch machinery (:class:`LengthBatchSampler`):
+share one epoch machinery ([`LengthBatchSampler`][seqdata.samplers.LengthBatchSampler]):
 
 * **seeded**: the epoch's order comes from ``np.random.default_rng(seed + epoch)``, so every
   rank computes the same batch list without talking; ``set_epoch(e)`` moves to epoch ``e``;
@@ -17,9 +17,11 @@ share one epoch machinery (:class:`LengthBatchSampler`):
   yielded; ``load_state_dict()`` (strict) restores it and the next iteration yields exactly
   the rest of that epoch.
 
-Policy and loop are separate: bucket keys (:func:`bucket_keys`), groups
-(:func:`length_groups`), the k-d cut of leftovers into tight batches (:func:`partition_cells`)
-and token-budget cuts (:func:`token_budget_bounds`) are pure functions of the lengths, run
+Policy and loop are separate: bucket keys ([`bucket_keys`][seqdata.bucketing.bucket_keys]), groups
+([`length_groups`][seqdata.bucketing.length_groups]), the k-d cut of leftovers into tight batches
+([`partition_cells`][seqdata.bucketing.partition_cells])
+and token-budget cuts ([`token_budget_bounds`][seqdata.bucketing.token_budget_bounds]) are pure
+functions of the lengths, run
 once in ``__init__``; an epoch is then a few vectorized numpy passes (a permutation, a radix
 argsort of group ids, a batch permutation) — about 0.6 CPU seconds for 5M pairs.
 
@@ -69,7 +71,7 @@ class LengthBatchSampler(Sampler[list[int]], ABC):
     """Shared machinery: groups, epoch seeding, sharding over ranks, strict resume.
 
     Subclasses fix the length groups and the batch sizes in ``__init__`` and implement
-    :meth:`_epoch` (the epoch's examples in batch layout and the batch boundaries).
+    `_epoch` (the epoch's examples in batch layout and the batch boundaries).
     """
 
     def __init__(
@@ -109,7 +111,7 @@ class LengthBatchSampler(Sampler[list[int]], ABC):
         return len(self.src_lengths)
 
     def _set_groups(self, width: int) -> None:
-        """Group the examples by the notes' bucket key (``width``) once, for all epochs."""
+        """Group the examples by the length-bucket key (``width``) once, for all epochs."""
         group, num_groups = length_groups(*bucket_keys(self.src_lengths, self.tgt_lengths, width))
         self._group = group
         self._base = np.argsort(group, kind="stable")  # examples in group order, by index
@@ -125,8 +127,9 @@ class LengthBatchSampler(Sampler[list[int]], ABC):
     def _layout(self, batch_size: int, carve_longest: bool = False) -> tuple[np.ndarray, int]:
         """Positions (into the grouped order) laid out in batches of ``batch_size``.
 
-        Each group's full batches first (the notes' chunking), then the groups' leftovers
-        cut by :func:`partition_cells`, then one partial batch of ``r < batch_size``
+        Each group's full batches first (chunked in order), then the groups' leftovers
+        cut by [`partition_cells`][seqdata.bucketing.partition_cells], then one partial batch of ``r
+        < batch_size``
         examples carved from the largest groups (so that ``drop_last`` drops random members
         of big groups, never the same examples) or, with ``carve_longest``, from the groups
         of the longest examples. Only *which* example of a group sits at a position changes
@@ -229,7 +232,7 @@ class LengthBatchSampler(Sampler[list[int]], ABC):
 
         A fresh ``iter()`` always starts the epoch at its first batch (peeking at a batch, or
         breaking out of a loop, never makes the next pass skip batches); only
-        :meth:`load_state_dict` makes the next pass start mid-epoch.
+        `load_state_dict` makes the next pass start mid-epoch.
         """
         flat, bounds, mine = self._plan()
         start, self._start = self._start, 0
@@ -266,7 +269,7 @@ class LengthBatchSampler(Sampler[list[int]], ABC):
         return {**self._config(), "epoch": self.epoch, "position": self._position}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict` of a sampler built the same way.
+        """Restore a state saved by `state_dict` of a sampler built the same way.
 
         Raises:
             StateDictError: unknown or missing keys, a setting that differs (both values
@@ -283,26 +286,28 @@ class LengthBatchSampler(Sampler[list[int]], ABC):
 
 
 class BucketBatchSampler(LengthBatchSampler):
-    """The notes' bucketing: group by length key, shuffle within groups, chunk, shuffle batches.
+    """Length bucketing: group by length key, shuffle within groups, chunk, shuffle batches.
 
     Key: ``((src_len - min_src + 1) // bucket_width, (tgt_len - min_tgt + 1) // bucket_width)``
-    with the **true** minimum lengths. (The notes compute the minimum as
+    with the **true** minimum lengths. (A common hand-written version computes the minimum as
     ``min(sentence_length, key=len)[0]`` — but every item is a ``(src_len, tgt_len)`` pair,
     so ``key=len`` is 2 for all of them and ``min`` returns the *first* pair: its lengths,
     not the minima. Keys can then be negative and the buckets shift with whatever example
     happens to come first.)
 
-    Each group is chunked into full batches of ``batch_size``, as in the notes; the groups'
+    Each group is chunked into full batches of ``batch_size``, as usual; the groups'
     leftovers (``size mod batch_size`` each) are not kept as small batches but merged by
-    :func:`partition_cells` into full batches that are tight boxes in the
-    ``(src_len, tgt_len)`` plane; one partial batch remains (``N mod batch_size`` examples,
+    [`partition_cells`][seqdata.bucketing.partition_cells] into full batches that
+    are tight boxes in the ``(src_len, tgt_len)`` plane; one partial batch remains (``N mod
+    batch_size`` examples,
     random members of the largest groups), dropped with ``drop_last``. Which examples of a
     group go into which of its batches is reshuffled every epoch, and the batch list too.
 
     With the default ``bucket_width=1`` the groups are the exact ``(src_len, tgt_len)``
     pairs: on generated news-like corpora (long tail, 2% misaligned pairs) the padding
     efficiency is ≈ 0.96 / 0.95 (source / target) at 30k pairs and ≥ 0.995 from 1M pairs,
-    every batch full. ``bucket_width=5`` is the notes' setting (≈ 0.87-0.93): wider buckets
+    every batch full. ``bucket_width=5`` (a common hand-written setting) (≈ 0.87-0.93): wider
+    buckets
     mix more lengths in a batch, i.e. more randomness for more padding. With few examples
     per length (a small corpus), batch mates vary little between epochs — the price of
     tight batches; the batch order is always shuffled.
@@ -377,25 +382,29 @@ class TokenBudgetBatchSampler(LengthBatchSampler):
     """Batches whose *padded* size, ``batch size × longest``, stays within ``max_tokens``.
 
     Examples are grouped by exact ``(src_len, tgt_len)``, laid out in tight boxes of the
-    length plane (:func:`partition_cells` at the budget's batch size for the median
-    length), and cut greedily along that order by :func:`token_budget_bounds` — once, in
+    length plane ([`partition_cells`][seqdata.bucketing.partition_cells] at the budget's batch size
+    for the median
+    length), and cut greedily along that order by
+    [`token_budget_bounds`][seqdata.bucketing.token_budget_bounds] — once, in
     ``__init__``, since only the members of a group change between epochs (they are
     reshuffled), and the batch list is shuffled. ``B × max(src_len) <= max_tokens`` and
     ``B × max(tgt_len) <= max_tokens`` hold for every batch (padding to a multiple in the
     collate comes on top).
 
     Args:
-        src_lengths, tgt_lengths: as for :class:`BucketBatchSampler`.
+        src_lengths, tgt_lengths: as for
+            [`BucketBatchSampler`][seqdata.samplers.BucketBatchSampler].
         max_tokens: padded-token budget per side and batch.
         batch_size_multiple: round batch sizes down to a multiple of this (when at least
             that many fit), e.g. 8 for tensor cores.
         max_batch_size: cap on examples per batch (short sentences otherwise make huge
             batches), or ``None``.
         oversize: what to do with an example longer than ``max_tokens``: ``"error"`` raises
-            :class:`SequenceTooLongError` naming it; ``"single"`` gives it a batch of its own
-            (the only batches allowed over budget).
-        shuffle, seed, drop_last, rank, world_size: see :class:`BucketBatchSampler`;
-            ``drop_last`` only concerns the remainder over ranks.
+            [`SequenceTooLongError`][seqdata.errors.SequenceTooLongError] naming it;
+            ``"single"`` gives it a batch of its own (the only batches allowed over budget).
+        shuffle, seed, drop_last, rank, world_size: see
+            [`BucketBatchSampler`][seqdata.samplers.BucketBatchSampler]; ``drop_last`` only
+            concerns the remainder over ranks.
 
     >>> s = TokenBudgetBatchSampler([1, 2, 2, 3, 5], max_tokens=6, shuffle=False)
     >>> list(s)

@@ -1,6 +1,7 @@
 """How much padding a batching wastes: real vs padded tokens per side.
 
-"Show me my length distribution and how much padding I waste": :func:`padding_stats` runs a
+"Show me my length distribution and how much padding I waste":
+[`padding_stats`][seqdata.stats.padding_stats] runs a
 sampler (or any list of index batches) over a corpus's lengths — no token is read — and
 reports, per side, the real tokens, the padded cells ``B × longest`` summed over batches,
 and their ratio (the padding efficiency; 1.0 means no padding at all).
@@ -60,7 +61,7 @@ class PaddingStats:
         batches: number of batches.
         examples: examples in them (repeats counted again).
         mean_batch_size: ``examples / batches``.
-        src: the source side's :class:`SidePadding`.
+        src: the source side's [`SidePadding`][seqdata.stats.SidePadding].
         tgt: the target side's, or ``None`` for a single-sequence corpus.
     """
 
@@ -129,7 +130,7 @@ def padding_stats(
         pad_to_multiple_of: count padding to this multiple, as ``PadCollate`` would.
 
     Returns:
-        A :class:`PaddingStats`.
+        A [`PaddingStats`][seqdata.stats.PaddingStats].
     """
     src, tgt = _lengths_of(corpus)
     parts = [b if isinstance(b, (list, np.ndarray)) else list(b) for b in batches]

@@ -300,7 +300,7 @@ def load_labels(directory: Path, manifest: dict[str, Any], mmap: bool) -> np.nda
 
 @dataclass(frozen=True)
 class WriteStats:
-    """What :meth:`ParallelCorpus.write_chunks` wrote.
+    """What [`ParallelCorpus.write_chunks`][seqdata.corpus.ParallelCorpus.write_chunks] wrote.
 
     Attributes:
         examples: pairs written.
@@ -345,21 +345,23 @@ class WriteStats:
 
 
 class ParallelCorpusWriter:
-    """Write a :class:`ParallelCorpus` store chunk by chunk, in bounded memory.
+    """Write a [`ParallelCorpus`][seqdata.corpus.ParallelCorpus] store chunk by chunk, in bounded
+    memory.
 
-    Each :meth:`append` adds encoded pairs to the ``.npy`` files on disk; :meth:`close`
+    Each `append` adds encoded pairs to the ``.npy`` files on disk; `close`
     writes the header of each file and then ``manifest.json`` — the same files and manifest as
-    :meth:`ParallelCorpus.save`, so :meth:`ParallelCorpus.load` (``mmap=True``) opens the
+    [`ParallelCorpus.save`][seqdata.corpus.ParallelCorpus.save], so
+    [`ParallelCorpus.load`][seqdata.corpus.ParallelCorpus.load] (``mmap=True``) opens the
     result. Ids are stored as ``uint16`` while they all fit and ``int32`` after (the file
     written so far is widened once), as ``save`` does.
 
-    Until :meth:`close` the arrays are ``*.part`` files and there is no manifest (an existing
+    Until `close` the arrays are ``*.part`` files and there is no manifest (an existing
     one is removed at once), so an interrupted write never looks like a store; on an error
     inside ``with`` the part files are deleted.
 
     Args:
         directory: the store folder (created if needed).
-        pipeline: the :class:`seqdata.pipeline.PairPipeline` that encoded the ids; its
+        pipeline: the [`PairPipeline`][seqdata.pipeline.PairPipeline] that encoded the ids; its
             vocabularies' checksums go into the manifest (see ``ParallelCorpus.load``).
 
     >>> import tempfile
@@ -406,8 +408,10 @@ class ParallelCorpusWriter:
         """Add a chunk of encoded pairs.
 
         Args:
-            src: the chunk's source ids: a :class:`Ragged` or ``(values (T,), offsets
-                (B + 1,))`` as :meth:`seqdata.pipeline.PairPipeline.encode_flat` returns.
+            src: the chunk's source ids: a [`Ragged`][seqdata.ragged.Ragged] or ``(values (T,),
+                offsets
+                (B + 1,))`` as
+                [`PairPipeline.encode_flat`][seqdata.pipeline.PairPipeline.encode_flat] returns.
             tgt: the target ids, as many sequences.
 
         Raises:

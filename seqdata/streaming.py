@@ -1,18 +1,20 @@
 """Length-bucketed batches from a stream: a buffer that sorts, batches, and resumes exactly.
 
-:class:`StreamingBucketer` is a ``torch.utils.data.IterableDataset`` over any iterable of
+[`StreamingBucketer`][seqdata.streaming.StreamingBucketer] is a ``torch.utils.data.IterableDataset``
+over any iterable of
 examples — id sequences, ``(src, tgt)`` pairs, or dict rows such as a HuggingFace
 ``datasets.IterableDataset`` yields — for corpora that are never held in memory at once:
 
 1. **fill** a buffer with ``buffer_size`` examples of this process's shard of the stream;
 2. **sort** it by ``(src_len, tgt_len)`` and cut it into batches of ``batch_size`` examples
    (or, with ``max_tokens``, of at most ``max_tokens`` padded tokens per side, via
-   :func:`seqdata.samplers.token_budget_bounds`). A buffer holds a whole number of batches
+   [`token_budget_bounds`][seqdata.bucketing.token_budget_bounds]). A buffer holds a whole number of
+   batches
    (``buffer_size`` rounded down to a multiple of ``batch_size``), so only the stream's final
    batch can be short — and no example waits longer than one buffer;
 3. **emit** the batches in a seeded random order (``seed``, epoch, shard and buffer number),
-   as lists of examples or, with ``collate_fn`` (e.g. :class:`seqdata.collate.PadCollate`),
-   as :class:`~seqdata.collate.Batch` es.
+   as lists of examples or, with ``collate_fn`` (e.g. [`PadCollate`][seqdata.collate.PadCollate]),
+   as [`Batch`][seqdata.collate.Batch] es.
 
 **Sharding.** Each DataLoader worker of each rank reads a disjoint part of the stream, so no
 example is produced twice: a generic iterable is strided (example ``i`` goes to shard
@@ -22,7 +24,7 @@ by ``datasets.distributed.split_dataset_by_node`` and across workers by ``datase
 once). Ranks can get different numbers of batches at the end of a stream; stop a DDP job
 after a fixed number of steps, or use ``torch.distributed.algorithms.Join``.
 
-**Resume.** :meth:`state_dict` holds the number of examples this shard has consumed from the
+**Resume.** `state_dict` holds the number of examples this shard has consumed from the
 stream *and the buffer's not yet emitted examples* (its pending batches) as plain lists, so
 ``load_state_dict`` followed by iteration yields exactly the batches an uninterrupted run would
 have yielded next — unlike a shuffle buffer that is refilled from scratch. Resuming re-reads
@@ -387,10 +389,10 @@ class StreamingBucketer(IterableDataset[Any]):
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict`; the next iteration yields exactly what was left.
+        """Restore `state_dict`; the next iteration yields exactly what was left.
 
         Examples come back as the plain lists they were saved as (pairs as 2-lists, which
-        :class:`~seqdata.collate.PadCollate` reads like tuples).
+        [`PadCollate`][seqdata.collate.PadCollate] reads like tuples).
 
         Raises:
             StateDictError: unknown or missing keys, or a setting that differs from this

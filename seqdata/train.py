@@ -69,7 +69,7 @@ _POSTFIX_EVERY_S = 1.0  # the progress bar reads the loss back at most this ofte
 
 @dataclass(frozen=True)
 class EpochStats:
-    """What one epoch of :func:`fit` did."""
+    """What one epoch of [`fit`][seqdata.train.fit] did."""
 
     epoch: int
     train_loss: float

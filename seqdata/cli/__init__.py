@@ -1,6 +1,6 @@
 """The ``seqdata`` command: the demo, and the same stages on your own parallel corpus.
 
-::
+Usage:
 
     seqdata demo                                   # built-in data, end to end
     seqdata tasks                                  # the built-in tasks

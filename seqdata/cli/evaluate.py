@@ -1,6 +1,6 @@
 """``seqdata evaluate``: translate a test set and score it with sacrebleu.
 
-::
+Usage:
 
     seqdata evaluate --checkpoint ckpt/ --src test.de --ref test.en --beam 5 --lowercase
 

@@ -3,7 +3,7 @@
 The corpus is read in chunks with polars (two line-aligned files, or one pairs file), the
 tokenizers and vocabularies are built (or taken from an earlier prepared folder with
 ``--vocab-from DIR``), and the encoded pairs are written as the memory-mappable store with
-its manifest. The folder ``--out DIR``::
+its manifest. The folder ``--out DIR``:
 
     DIR/
       manifest.json                 the store: counts, dtypes, vocabulary and file checksums

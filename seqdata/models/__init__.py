@@ -1,10 +1,12 @@
 """Reference RNN/LSTM/GRU models that consume seqdata's batches, each short enough to read.
 
-- :class:`Encoder` / :class:`Decoder` / :class:`Seq2Seq`: the packed encoder-decoder (NMT).
-- :class:`SequenceClassifier`: many-to-one (last hidden state → linear).
-- :class:`SequenceTagger`: many-to-many (every hidden state → linear).
-- :class:`CharLM`: the character-level language model, trained with truncated BPTT
-  (:mod:`seqdata.lm`).
+- [`Encoder`][seqdata.models.Encoder] / [`Decoder`][seqdata.models.Decoder] /
+  [`Seq2Seq`][seqdata.models.Seq2Seq]: the packed encoder-decoder (NMT).
+- [`SequenceClassifier`][seqdata.models.SequenceClassifier]: many-to-one (last hidden state →
+  linear).
+- [`SequenceTagger`][seqdata.models.SequenceTagger]: many-to-many (every hidden state → linear).
+- [`CharLM`][seqdata.models.CharLM]: the character-level language model, trained with truncated BPTT
+  ([`lm`][seqdata.lm]).
 """
 
 from seqdata.models.charlm import CharLM, CharLMConfig

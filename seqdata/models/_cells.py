@@ -1,10 +1,10 @@
 """Shared pieces of the reference models: building the torch cell, checking inputs.
 
-The notes build every model the same way — ``nn.Embedding`` then ``nn.RNN`` / ``nn.LSTM`` /
+Every model here is built the same way — ``nn.Embedding`` then ``nn.RNN`` / ``nn.LSTM`` /
 ``nn.GRU`` — so the cell is made here once, with one initialisation choice: the LSTM's forget
 gate and the GRU's update gate start with a bias of +1, so that at initialisation a cell keeps
 about 73% of its memory per step instead of 50%. That is the usual remedy for the vanishing
-gradients of the notes (Jozefowicz et al., 2015); ``tests/test_models.py`` shows its effect.
+gradients of plain RNNs (Jozefowicz et al., 2015); ``tests/test_models.py`` shows its effect.
 """
 
 from __future__ import annotations
@@ -41,19 +41,20 @@ State: TypeAlias = Tensor | tuple[Tensor, Tensor]
 
 
 def check_positive(name: str, value: int) -> None:
-    """Raise :class:`ConfigError` unless ``value`` is a positive ``int``."""
+    """Raise [`ConfigError`][seqdata.errors.ConfigError] unless ``value`` is a positive ``int``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} should be a positive integer, but got {name}={value!r}")
 
 
 def check_probability(name: str, value: float) -> None:
-    """Raise :class:`ConfigError` unless ``0 <= value <= 1``."""
+    """Raise [`ConfigError`][seqdata.errors.ConfigError] unless ``0 <= value <= 1``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ConfigError(f"{name} should be a number in [0, 1], but got {name}={value!r}")
 
 
 def check_id_in_vocab(name: str, value: int, vocab_size: int) -> None:
-    """Raise :class:`ConfigError` unless ``value`` is an id in ``[0, vocab_size)``."""
+    """Raise [`ConfigError`][seqdata.errors.ConfigError] unless ``value`` is an id in
+    ``[0, vocab_size)``."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < vocab_size:
         raise ConfigError(
             f"{name} should be an id in [0, vocab_size={vocab_size}), but got {name}={value!r}"
@@ -61,7 +62,7 @@ def check_id_in_vocab(name: str, value: int, vocab_size: int) -> None:
 
 
 def check_choice(name: str, value: object, choices: tuple[object, ...]) -> None:
-    """Raise :class:`ConfigError` unless ``value`` is one of ``choices``."""
+    """Raise [`ConfigError`][seqdata.errors.ConfigError] unless ``value`` is one of ``choices``."""
     if value not in choices:
         raise ConfigError(f"{name} should be one of {choices}, but got {name}={value!r}")
 
@@ -74,7 +75,7 @@ def make_rnn(
     bidirectional: bool = False,
     dropout: float = 0.0,
 ) -> nn.RNNBase:
-    """Build the torch cell the notes use, ``batch_first=True``, with remembering gate biases.
+    """Build the torch cell, ``batch_first=True``, with remembering gate biases.
 
     ``dropout`` is torch's between-layer dropout, so it is only passed on when
     ``num_layers > 1`` (torch warns otherwise).

@@ -1,6 +1,6 @@
-"""The notes' character-level language model: embedding → cell → linear over the characters.
+"""A character-level language model: embedding → cell → linear over the characters.
 
-The notes' example: the word "hello", vocab ``[h, e, l, o]``, each character predicting the
+The textbook example: the word "hello", vocab ``[h, e, l, o]``, each character predicting the
 next (h→e, e→l, l→l, l→o). The model only sees ids, so any vocabulary works — a
 ``seqdata.vocab.Vocab`` built with ``CharTokenizer``, or a plain list as here:
 
@@ -40,7 +40,7 @@ __all__ = ["CharLM", "CharLMConfig"]
 
 @dataclass(frozen=True)
 class CharLMConfig:
-    """Hyper-parameters of a :class:`CharLM`."""
+    """Hyper-parameters of a [`CharLM`][seqdata.models.CharLM]."""
 
     vocab_size: int
     embed_dim: int
@@ -63,14 +63,14 @@ class CharLM(nn.Module):
         vocab_size: number of ids ``V``.
         embed_dim: embedding size.
         hidden_size: cell size ``H``.
-        cell: ``"gru"``, ``"lstm"`` or ``"rnn"`` (the notes' ``h_t = tanh(W_hh h + W_xh x + b)``).
+        cell: ``"gru"``, ``"lstm"`` or ``"rnn"`` (the plain ``h_t = tanh(W_hh h + W_xh x + b)``).
         num_layers: stacked layers.
         dropout: dropout on embeddings, between layers and before the output layer.
 
     Call: ``lm(x (B, T), hidden=None)`` → ``(logits (B, T, V), hidden)``, ``hidden`` being
     ``(layers, B, H)`` (``(h, c)`` for an LSTM). Pass the returned hidden state into the next
     chunk of the same streams; detach it between chunks (truncated BPTT,
-    :func:`seqdata.lm.train_bptt` does).
+    `train_bptt` does).
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""Many-to-one (the notes' first use of ``h_n``): the last hidden state → a linear classifier.
+"""Many-to-one (the first use of an RNN's ``h_n``): the last hidden state → a linear classifier.
 
 >>> import torch
 >>> clf = SequenceClassifier(vocab_size=50, embed_dim=8, hidden_size=16, num_classes=3,
@@ -43,9 +43,8 @@ class SequenceClassifier(nn.Module):
     """Encoder → top layer's final state (both directions concatenated) → linear.
 
     Args:
-        vocab_size, embed_dim, hidden_size, cell, num_layers, bidirectional, dropout, pad_id,
-        embed_dropout:
-            as for :class:`~seqdata.models.encoder.Encoder`.
+        vocab_size: and embed_dim, hidden_size, cell, num_layers, bidirectional, dropout,
+            pad_id, embed_dropout: as for [`Encoder`][seqdata.models.Encoder].
         num_classes: number of classes ``C``.
 
     Call: ``clf(src (B, L), src_lengths (B,))`` → logits ``(B, C)``; the state used is each

@@ -2,7 +2,7 @@
 
 One call runs the cell over all ``T`` given input steps: the whole shifted target under
 teacher forcing (``T = Lt - 1``), or one step (``T = 1``) in a decoding loop that feeds the
-argmax back, as the notes' GRU loop does.
+argmax back, the classic greedy GRU loop.
 
 Attention (Luong et al., 2015, "global" attention): for each decoder output ``h_t`` (B, H)
 and encoder outputs ``m_s`` (B, S, E),

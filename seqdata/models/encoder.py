@@ -1,4 +1,4 @@
-"""The encoder of the notes: ``nn.Embedding`` → RNN/LSTM/GRU over a ``PackedSequence``.
+"""The encoder: ``nn.Embedding`` → RNN/LSTM/GRU over a ``PackedSequence``.
 
 >>> import torch
 >>> enc = Encoder(vocab_size=100, embed_dim=8, hidden_size=16, cell="gru",
@@ -37,7 +37,8 @@ __all__ = ["Encoder", "EncoderConfig"]
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """Hyper-parameters of an :class:`Encoder` (JSON-friendly; stored in checkpoints)."""
+    """Hyper-parameters of an [`Encoder`][seqdata.models.Encoder] (JSON-friendly; stored in
+    checkpoints)."""
 
     vocab_size: int
     embed_dim: int

@@ -80,12 +80,13 @@ class Seq2Seq(nn.Module):
     """Packed encoder → bridge → decoder, with a PAD-ignoring loss and greedy decoding.
 
     Args:
-        encoder: any :class:`Encoder` (cell, depth, directions).
-        decoder: any :class:`Decoder`; with attention its ``memory_size`` must equal
+        encoder: any [`Encoder`][seqdata.models.Encoder] (cell, depth, directions).
+        decoder: any [`Decoder`][seqdata.models.Decoder]; with attention its ``memory_size`` must
+            equal
             ``encoder.output_size``.
         sos_id: the start-of-sequence id that every target starts with.
         eos_id: the end-of-sequence id that stops decoding.
-        teacher_forcing_ratio: the ratio :meth:`loss` uses while training (evaluation always
+        teacher_forcing_ratio: the ratio `loss` uses while training (evaluation always
             uses 1.0); `forward` takes its own.
         label_smoothing: the smoothing `loss` uses by default (torch's
             ``cross_entropy(label_smoothing=…)``: the gold token gets ``1 - ε`` plus its
@@ -295,7 +296,7 @@ class Seq2Seq(nn.Module):
         return F.cross_entropy(logits, gold, label_smoothing=label_smoothing)
 
     def num_targets(self, batch: Batch) -> int:
-        """How many target tokens :meth:`loss` averages over (the non-PAD ``tgt[:, 1:]``)."""
+        """How many target tokens `loss` averages over (the non-PAD ``tgt[:, 1:]``)."""
         _, tgt_lengths = self._check_target(batch)
         return int(tgt_lengths.sum()) - len(tgt_lengths)
 

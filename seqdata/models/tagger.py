@@ -1,4 +1,4 @@
-"""Many-to-many (the notes' second use of ``hidden_states``): a linear at every step.
+"""Many-to-many (the second use of an RNN's ``hidden_states``): a linear at every step.
 
 >>> import torch
 >>> tagger = SequenceTagger(vocab_size=50, embed_dim=8, hidden_size=16, num_tags=5)
@@ -42,13 +42,12 @@ class SequenceTagger(nn.Module):
     """Encoder outputs (unpacked) → a per-step linear over the tags.
 
     Args:
-        vocab_size, embed_dim, hidden_size, cell, num_layers, bidirectional, dropout, pad_id,
-        embed_dropout:
-            as for :class:`~seqdata.models.encoder.Encoder`.
+        vocab_size: and embed_dim, hidden_size, cell, num_layers, bidirectional, dropout,
+            pad_id, embed_dropout: as for [`Encoder`][seqdata.models.Encoder].
         num_tags: number of tags ``K``.
 
     Call: ``tagger(src (B, L), src_lengths (B,))`` → logits ``(B, L, K)`` (rows past a
-    sequence's length are meaningless). :meth:`loss` reads the gold tags from ``batch.tgt``
+    sequence's length are meaningless). `loss` reads the gold tags from ``batch.tgt``
     ``(B, L)`` and ignores positions past ``src_lengths``, whatever their padding value.
     """
 

