@@ -7,6 +7,7 @@ pieces in one hash probe.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -16,7 +17,7 @@ import pyarrow as pa
 if TYPE_CHECKING:
     from seqdata.texts import Tokenizer
 
-__all__ = ["FlatPieces", "char_pieces", "flat_pieces", "whitespace_pieces"]
+__all__ = ["FlatPieces", "char_pieces", "flat_pieces", "lower_texts", "whitespace_pieces"]
 
 
 class FlatPieces(NamedTuple):
@@ -76,36 +77,73 @@ def _multibyte_whitespace(data: np.ndarray) -> np.ndarray:
     return np.sort(np.concatenate([starts2, starts2 + 1, starts3, starts3 + 1, starts3 + 2]))
 
 
-def whitespace_pieces(series: pl.Series, lower: bool) -> FlatPieces:
-    """Vectorized ``[t.split() for t in texts]`` (``t.lower().split()`` with ``lower``)."""
-    data, offsets = _string_buffers(series + " ")  # every text ends with a separator
-    has_high = bool(len(data)) and int(data.max()) >= 0x80
-    if lower and has_high:
-        # Exactly str.lower() on the texts with non-ASCII characters (polars' Unicode tables
-        # are newer than Python's); the rest is lowered as ASCII below.
-        rows = np.unique(np.searchsorted(offsets, np.flatnonzero(data >= 0x80), "right") - 1)
-        lowered = [text.lower() for text in series.gather(rows).to_list()]
-        data, offsets = _string_buffers(series.clone().scatter(rows, lowered) + " ")
-    if lower:
-        data = data.copy()
-        upper = (data - np.uint8(65)) < np.uint8(26)  # A-Z
-        data |= upper.view(np.uint8) << np.uint8(5)  # → a-z
-    seps = np.flatnonzero(data <= 32)
-    found = data[seps]
-    other = found != 32
-    if other.any():  # ASCII whitespace other than " ", and control bytes that are not spaces
-        if not data.flags.writeable:
+@functools.cache
+def _lower_differs() -> tuple[str, ...]:
+    """The characters whose lowercase polars (Rust's Unicode tables) and Python's
+    ``str.lower`` disagree on, plus ``"Σ"`` (its lowercase depends on the context).
+
+    Computed once per process (about 0.2 s): every code point but the surrogates and ``"\\n"``
+    lowered by both, side by side.
+    """
+    chars = "\n".join(chr(c) for c in range(0x110000) if c != 10 and not 0xD800 <= c < 0xE000)
+    ours = pl.Series(chars.split("\n"))
+    python = pl.Series(chars.lower().split("\n"))
+    return (*ours.filter(ours.str.to_lowercase() != python).to_list(), "\u03a3")
+
+
+def lower_texts(series: pl.Series) -> pl.Series:
+    """``[text.lower() for text in texts]`` (Python's definition), vectorized.
+
+    polars ``str.to_lowercase`` lowers every text; the few texts holding a character whose
+    lowercase differs between polars' Unicode tables and Python's (Unicode 16 letters that
+    Python 3.11 does not case yet, and the context-dependent ``"Σ"``) are lowered again with
+    ``str.lower``, so the result is always exactly Python's.
+
+    >>> lower_texts(pl.Series(["ÄRGER im Büro", "ΟΔΟΣ"])).to_list()
+    ['ärger im büro', 'οδος']
+    """
+    lowered = series.str.to_lowercase()
+    wide = np.flatnonzero((series.str.len_bytes() != series.str.len_chars()).to_numpy())
+    if len(wide) == 0:  # ASCII only
+        return lowered
+    found = series.gather(wide).str.contains_any(list(_lower_differs())).to_numpy()
+    rows = wide[found]
+    if len(rows) == 0:
+        return lowered
+    redo = [text.lower() for text in series.gather(rows).to_list()]
+    return lowered.scatter(rows, redo)
+
+
+def _blank_whitespace(data: np.ndarray) -> np.ndarray:
+    """``data`` with every byte of every ``str.isspace()`` character set to ``b" "`` (a copy
+    when anything changes). Control bytes that are not whitespace stay."""
+    low = np.flatnonzero(data < 32)
+    if len(low):
+        ws = _ASCII_WS[data[low]]
+        if ws.any():
             data = data.copy()
-        ws = _ASCII_WS[found]
-        data[seps[other & ws]] = 32
-        seps = seps[ws]
-    if has_high:
+            data[low[ws]] = 32
+    if len(data) and int(data.max()) >= 0x80:
         multi = _multibyte_whitespace(data)
         if len(multi):
             if not data.flags.writeable:
                 data = data.copy()
             data[multi] = 32
-            seps = np.union1d(seps, multi)
+    return data
+
+
+def whitespace_pieces(series: pl.Series, lower: bool) -> FlatPieces:
+    """Vectorized ``[t.split() for t in texts]`` (``t.lower().split()`` with ``lower``,
+    lowered by [`lower_texts`][seqdata.flat.lower_texts]: exactly Python's ``str.lower``).
+
+    Every text gets a trailing ``" "``; all whitespace bytes become ``" "``; the pieces are
+    the runs between blanks, each keeping its blank (so they share the buffer, no copy).
+    """
+    if lower:
+        series = lower_texts(series)
+    data, offsets = _string_buffers(series + " ")  # every text ends with a separator
+    data = _blank_whitespace(data)
+    seps = np.flatnonzero(data == 32)
     piece_offsets = np.empty(len(seps) + 1, dtype=np.int64)
     piece_offsets[0] = 0
     np.add(seps, 1, out=piece_offsets[1:])
