@@ -7,9 +7,9 @@ and Python's) and on the context-dependent ``"Σ"``.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
-import numpy as np
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -71,7 +71,7 @@ def test_encode_flat_lower_equals_the_python_loop(texts: list[str], vocab_texts:
     (src, src_off), (tgt, tgt_off) = pipe.encode_flat(kept, kept, num_threads=1)
     w2i, unk = dict(zip(vocab.tokens, range(len(vocab)), strict=True)), vocab.unk_id
     loop = [[w2i.get(w, unk) for w in line.lower().split()] for line in kept]
-    assert [src[a:b].tolist() for a, b in zip(src_off[:-1], src_off[1:], strict=True)] == loop
+    assert [src[a:b].tolist() for a, b in itertools.pairwise(src_off)] == loop
     framed = [[vocab.sos_id, *ids, vocab.eos_id] for ids in loop]
-    assert [tgt[a:b].tolist() for a, b in zip(tgt_off[:-1], tgt_off[1:], strict=True)] == framed
+    assert [tgt[a:b].tolist() for a, b in itertools.pairwise(tgt_off)] == framed
     assert [pipe.encode_source(t) for t in kept] == loop
