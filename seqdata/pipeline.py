@@ -45,14 +45,13 @@ from seqdata.encoding import (
     _check_vocab,
     _chunk_jobs,
     _chunk_rows,
-    _column,
+    _batch_column,
     _concat,
     _counts,
-    _ids_column,
     _run,
     _spm_direct,
     _tokenize_index,
-    _wants_lists,
+    _with_ids,
     count_pair_chunks,
 )
 from seqdata.errors import EmptyLineError
@@ -336,11 +335,14 @@ class PairPipeline:
         """The ``datasets`` ``map(batched=True)`` function: the batch plus ``src_ids`` and
         ``tgt_ids``.
 
-        The new columns are polars ``List(Int32)`` Series — stored by ``Dataset.map`` as Arrow
-        without a Python list per row — except when the batch is a plain ``dict`` of Python
-        lists (``datasets.IterableDataset.map`` without a format, or a direct call): then they
-        are lists of lists, because ``IterableDataset`` hands each row of the output columns
-        on as it is (a polars Series per row otherwise).
+        The new columns are polars ``List(Int32)`` Series, which ``map`` stores as Arrow
+        without a Python list per row, for every batch type ``map`` hands over: the
+        ``LazyBatch`` of an unformatted ``Dataset`` (its text columns are read as Arrow and it
+        is returned with the new columns set, so ``map`` writes only those), and the tables of
+        the ``arrow``/``polars``/``pandas`` formats (only the new columns are returned;
+        ``map`` keeps the rest). A plain ``dict`` of Python lists (``IterableDataset.map``
+        without a format, or a direct call) gets lists of lists, because ``IterableDataset``
+        hands each row of the output on as it is.
 
         Pass ``with_indices=True`` to ``map`` so an error names the dataset index rather than
         the position in the batch; other column names go through ``fn_kwargs``.
@@ -350,13 +352,9 @@ class PairPipeline:
         >>> out["src_ids"], out["tgt_ids"]
         ([[4, 5], [5]], [[2, 4, 3], [2, 3]])
         """
-        src_texts, tgt_texts = _column(batch, src_col), _column(batch, tgt_col)
-        (src, src_off), (tgt, tgt_off) = self.encode_flat(src_texts, tgt_texts, indices=indices)
-        out = dict(batch)
-        as_lists = _wants_lists(batch, src_texts)
-        out["src_ids"] = _ids_column("src_ids", src, src_off, as_lists)
-        out["tgt_ids"] = _ids_column("tgt_ids", tgt, tgt_off, as_lists)
-        return out
+        src_texts, tgt_texts = _batch_column(batch, src_col), _batch_column(batch, tgt_col)
+        src, tgt = self.encode_flat(src_texts, tgt_texts, indices=indices)
+        return _with_ids(batch, src_texts, {"src_ids": src, "tgt_ids": tgt})
 
     # -- state ------------------------------------------------------------------------------
 
