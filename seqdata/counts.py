@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,12 +16,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from seqdata._checks import check_threads
-from seqdata.errors import InputTypeError
+from seqdata._checks import check_int, check_threads
+from seqdata.errors import ConfigError, InputTypeError
 from seqdata.flat import FlatPieces, flat_pieces
 from seqdata.texts import Tokenizer, as_string_series
 
-__all__ = ["TokenCounts", "token_lists_to_arrow"]
+__all__ = ["TokenCounts", "count_frame", "rank_tokens", "token_lists_to_arrow"]
 
 _CHUNK = 1 << 16
 # Texts per counting job in TokenCounts.update_texts (bigger chunks: fewer partial counts).
@@ -272,3 +272,48 @@ def _count(tokens: pa.Array) -> pl.DataFrame:
             "count": pl.Series(pl.from_arrow(counted.field("counts"))).cast(pl.Int64),
         }
     )
+
+
+def count_frame(counts: TokenCounts | Mapping[str, int]) -> pl.DataFrame:
+    """``token`` (String), ``count`` (Int64) of a `TokenCounts` or a token → count map."""
+    if isinstance(counts, TokenCounts):
+        return counts.to_frame()
+    if not isinstance(counts, Mapping):
+        raise InputTypeError(
+            "counts should be a TokenCounts or a mapping token → count, but got "
+            f"{type(counts).__name__}"
+        )
+    return pl.DataFrame(
+        {"token": list(counts.keys()), "count": list(counts.values())},
+        schema={"token": pl.String, "count": pl.Int64},
+    )
+
+
+def rank_tokens(
+    frame: pl.DataFrame, min_freq: int, max_size: int | None, specials: Mapping[str, str]
+) -> list[str]:
+    """The tokens of a count frame seen at least ``min_freq`` times, by decreasing count, ties
+    in code-point order, the specials' tokens left out, at most ``max_size - len(specials)``.
+
+    >>> frame = count_frame({"b": 2, "a": 2, "c": 1, "<unk>": 5})
+    >>> rank_tokens(frame, 1, None, {"pad": "<pad>", "unk": "<unk>"})
+    ['a', 'b', 'c']
+    """
+    check_int("min_freq", min_freq)
+    if max_size is not None and (
+        isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < len(specials)
+    ):
+        raise ConfigError(
+            f"max_size should be None or an integer >= the {len(specials)} specials, but "
+            f"got max_size={max_size!r}"
+        )
+    ranked = (
+        frame.filter(
+            (pl.col("count") >= min_freq) & ~pl.col("token").is_in(list(specials.values()))
+        )
+        .sort(["count", "token"], descending=[True, False])
+        .get_column("token")
+    )
+    if max_size is not None:
+        ranked = ranked.head(max_size - len(specials))
+    return ranked.to_list()

@@ -13,11 +13,20 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from seqdata.texts import Tokenizer
 
-__all__ = ["FlatPieces", "char_pieces", "flat_pieces", "lower_texts", "whitespace_pieces"]
+__all__ = [
+    "FlatPieces",
+    "char_pieces",
+    "drop_empty",
+    "flat_pieces",
+    "lookup_ids",
+    "lower_texts",
+    "whitespace_pieces",
+]
 
 
 class FlatPieces(NamedTuple):
@@ -178,3 +187,25 @@ def flat_pieces(tokenizer: Tokenizer, texts: pl.Series) -> FlatPieces:
     arr = pa.array(token_lists, type=pa.large_list(pa.large_string()))
     bounds = np.asarray(arr.offsets, dtype=np.int64)
     return FlatPieces(arr.flatten(), bounds - bounds[0], "", None)
+
+
+def lookup_ids(tokens: pa.Array | pl.Series, value_set: pa.Array, unk: int) -> np.ndarray:
+    """int32 ``(T,)``: each token's position in ``value_set`` (large_string), ``unk`` where it
+    is missing — one Arrow hash probe per token."""
+    if isinstance(tokens, pl.Series):
+        tokens = tokens.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(tokens, pa.ChunkedArray):
+        tokens = tokens.combine_chunks()
+    if tokens.type != pa.large_string():
+        tokens = tokens.cast(pa.large_string())
+    ids = pc.fill_null(pc.index_in(tokens, value_set=value_set), unk)
+    return np.asarray(ids.to_numpy(zero_copy_only=False), dtype=np.int32)
+
+
+def drop_empty(ids: np.ndarray, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:
+    """``(values (T,), offsets (N + 1,))`` of the ids of ``pieces``, empty pieces dropped."""
+    if pieces.keep is None:
+        return ids, pieces.bounds
+    kept = np.zeros(len(pieces.keep) + 1, dtype=np.int64)
+    np.cumsum(pieces.keep, out=kept[1:])
+    return ids[pieces.keep], kept[pieces.bounds]
