@@ -128,6 +128,11 @@ def _chunk_jobs(
     return [functools.partial(encode, texts.slice(start, chunk_rows)) for start in starts]
 
 
+def _cut(offsets: np.ndarray, longest: int | None) -> int:
+    """How many sequences are longer than ``longest`` (``None``: no limit)."""
+    return 0 if longest is None else int(np.count_nonzero(np.diff(offsets) > longest))
+
+
 def _check_not_empty(offsets: np.ndarray, first: int, side: str, indices: Any = None) -> None:
     empty = np.flatnonzero(offsets[1:] == offsets[:-1])
     if len(empty):

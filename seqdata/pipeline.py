@@ -48,6 +48,7 @@ from seqdata.encoding import (
     _chunk_rows,
     _concat,
     _counts,
+    _cut,
     _run,
     _spm_direct,
     _tokenize_index,
@@ -293,21 +294,18 @@ class PairPipeline:
         src, tgt = _as_pair_series(src_texts, tgt_texts)
         max_len = self.max_len
 
-        def cut(offsets: np.ndarray, longest: int | None) -> int:
-            return 0 if longest is None else int(np.count_nonzero(np.diff(offsets) > longest))
-
         def encode_src(chunk: pl.Series) -> Counted:
             values, offsets = _tokenize_index(
                 self.src_tokenizer, self.src_vocab, chunk, self._src_direct
             )
-            return frame_source_flat(values, offsets, max_len), cut(offsets, max_len)
+            return frame_source_flat(values, offsets, max_len), _cut(offsets, max_len)
 
         def encode_tgt(chunk: pl.Series) -> Counted:
             values, offsets = _tokenize_index(
                 self.tgt_tokenizer, self.tgt_vocab, chunk, self._tgt_direct
             )
             framed = frame_target_flat(values, offsets, max_len, self.sos_id, self.eos_id)
-            return framed, cut(offsets, None if max_len is None else max_len - 2)
+            return framed, _cut(offsets, None if max_len is None else max_len - 2)
 
         threads = check_threads(num_threads)
         rows = _chunk_rows(len(src), threads)
@@ -333,19 +331,13 @@ class PairPipeline:
         tgt_col: str = "tgt",
     ) -> dict[str, Any]:
         """The ``datasets`` ``map(batched=True)`` function: the batch plus ``src_ids`` and
-        ``tgt_ids``.
-
-        The new columns are polars ``List(Int32)`` Series, which ``map`` stores as Arrow
-        without a Python list per row, for every batch type ``map`` hands over: the
-        ``LazyBatch`` of an unformatted ``Dataset`` (its text columns are read as Arrow and it
-        is returned with the new columns set, so ``map`` writes only those), and the tables of
-        the ``arrow``/``polars``/``pandas`` formats (only the new columns are returned;
-        ``map`` keeps the rest). A plain ``dict`` of Python lists (``IterableDataset.map``
-        without a format, or a direct call) gets lists of lists, because ``IterableDataset``
-        hands each row of the output on as it is.
-
-        Pass ``with_indices=True`` to ``map`` so an error names the dataset index rather than
-        the position in the batch; other column names go through ``fn_kwargs``.
+        ``tgt_ids``, as polars ``List(Int32)`` Series (stored as Arrow, no Python list per row)
+        for every batch type ``map`` hands over: an unformatted ``Dataset``'s ``LazyBatch`` is
+        read as Arrow and returned with only the new columns set; a table (``arrow``,
+        ``polars``, ``pandas`` format) gets them appended. A plain ``dict`` of Python lists
+        (``IterableDataset.map``, a direct call) gets lists of lists: ``IterableDataset``
+        hands each output row on as it is. Pass ``with_indices=True`` so an error names the
+        dataset index; other column names go through ``fn_kwargs``.
 
         >>> pipe = PairPipeline.build(["a b"], ["x"])
         >>> out = pipe({"src": ["a b", "b"], "tgt": ["x", ""]})
