@@ -100,6 +100,14 @@ def _lower_differs() -> tuple[str, ...]:
     return (*ours.filter(ours.str.to_lowercase() != python).to_list(), "\u03a3")
 
 
+@functools.cache
+def _lowest_lead_byte() -> int:
+    """The smallest first UTF-8 byte of a `_lower_differs` character other than ``"Σ"``
+    (``0xE1`` today: they are all at U+1000 or above)."""
+    leads = [c.encode()[0] for c in _lower_differs()[:-1]]
+    return min(leads, default=0xFF)
+
+
 def lower_texts(series: pl.Series) -> pl.Series:
     """``[text.lower() for text in texts]`` (Python's definition), vectorized.
 
@@ -112,8 +120,8 @@ def lower_texts(series: pl.Series) -> pl.Series:
     ['ärger im büro', 'οδος']
     """
     lowered = series.str.to_lowercase()
-    wide = np.flatnonzero((series.str.len_bytes() != series.str.len_chars()).to_numpy())
-    if len(wide) == 0:  # ASCII only
+    wide = _rows_maybe_differing(series)
+    if len(wide) == 0:
         return lowered
     found = series.gather(wide).str.contains_any(list(_lower_differs())).to_numpy()
     rows = wide[found]
@@ -121,6 +129,19 @@ def lower_texts(series: pl.Series) -> pl.Series:
         return lowered
     redo = [text.lower() for text in series.gather(rows).to_list()]
     return lowered.scatter(rows, redo)
+
+
+def _rows_maybe_differing(series: pl.Series) -> np.ndarray:
+    """Rows that may hold a character of `_lower_differs`: ``"Σ"`` (UTF-8 ``CE A3``) or a
+    byte at least `_lowest_lead_byte` (``0xE1``: so Latin, Greek and Cyrillic text skip the
+    search)."""
+    data, offsets = _string_buffers(series)
+    hits = np.flatnonzero(data >= _lowest_lead_byte())
+    sigma = np.flatnonzero(data[:-1] == 0xCE)
+    hits = np.concatenate([hits, sigma[data[sigma + 1] == 0xA3]])
+    if len(hits) == 0:
+        return hits
+    return np.unique(np.searchsorted(offsets, hits, "right") - 1)
 
 
 def _blank_whitespace(data: np.ndarray) -> np.ndarray:
