@@ -136,12 +136,17 @@ def _rows_maybe_differing(series: pl.Series) -> np.ndarray:
     byte at least `_lowest_lead_byte` (``0xE1``: so Latin, Greek and Cyrillic text skip the
     search)."""
     data, offsets = _string_buffers(series)
-    hits = np.flatnonzero(data >= _lowest_lead_byte())
+    starts = offsets[:-1]
+    filled = offsets[1:] > starts
+    top = np.zeros(len(series), dtype=np.uint8)  # each text's largest byte, one pass
+    if filled.any():
+        top[filled] = np.maximum.reduceat(data, starts[filled])
+    rows = top >= _lowest_lead_byte()
     sigma = np.flatnonzero(data[:-1] == 0xCE)
-    hits = np.concatenate([hits, sigma[data[sigma + 1] == 0xA3]])
-    if len(hits) == 0:
-        return hits
-    return np.unique(np.searchsorted(offsets, hits, "right") - 1)
+    sigma = sigma[data[sigma + 1] == 0xA3]
+    if len(sigma):
+        rows[np.searchsorted(offsets, sigma, "right") - 1] = True
+    return np.flatnonzero(rows)
 
 
 def _blank_whitespace(data: np.ndarray) -> np.ndarray:
