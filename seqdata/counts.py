@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from seqdata._checks import check_int, check_threads
 from seqdata.errors import ConfigError, InputTypeError
-from seqdata.flat import FlatPieces, flat_pieces
+from seqdata.flat import FlatPieces, flat_pieces, lower_texts
 from seqdata.texts import Tokenizer, as_string_series
 
 __all__ = ["TokenCounts", "count_frame", "rank_tokens", "token_lists_to_arrow"]
@@ -252,7 +252,8 @@ def _map_threads(
 
 
 def _count_pieces(pieces: FlatPieces) -> pl.DataFrame:
-    """Token counts of a tokenizer's flat pieces (suffix stripped, empty pieces dropped)."""
+    """Token counts of a tokenizer's flat pieces (suffix stripped, empty pieces dropped; with
+    ``pieces.lower`` the distinct tokens lowered and their counts summed)."""
     frame = _count(pieces.pieces)
     if pieces.suffix:
         # Every piece ends with the suffix, so stripping it keeps the tokens distinct.
@@ -261,6 +262,12 @@ def _count_pieces(pieces: FlatPieces) -> pl.DataFrame:
         )
     elif pieces.keep is not None:
         frame = frame.filter(pl.col("token") != "")
+    if pieces.lower:
+        frame = (
+            frame.with_columns(lower_texts(frame["token"]))
+            .group_by("token")
+            .agg(pl.col("count").sum())
+        )
     return frame
 
 

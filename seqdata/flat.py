@@ -24,6 +24,7 @@ __all__ = [
     "drop_empty",
     "flat_pieces",
     "lookup_ids",
+    "lookup_pieces_ids",
     "lower_texts",
     "whitespace_pieces",
 ]
@@ -35,13 +36,17 @@ class FlatPieces(NamedTuple):
     ``pieces[bounds[i]:bounds[i + 1]]`` are the pieces of text ``i``. Each piece is a token
     followed by ``suffix`` (the whitespace tokenizer keeps the separator so the pieces can
     share the text's buffer without a copy); pieces where ``keep`` is False are empty tokens
-    (runs of separators) and are dropped after the lookup.
+    (runs of separators) and are dropped after the lookup. With ``lower`` the tokens are the
+    pieces lowercased: the consumers lower the *distinct* pieces only (a count's rows, a
+    chunk's dictionary), which equals lowering every text first — no lowercase mapping makes
+    or removes whitespace, and the one context rule (final sigma) stops at whitespace.
     """
 
     pieces: pa.Array  # large_string, (P,)
     bounds: np.ndarray  # int64, (N + 1,)
     suffix: str
     keep: np.ndarray | None  # bool, (P,) or None when every piece is a token
+    lower: bool = False  # the tokens are the pieces lowered (`lower_texts`), still to apply
 
 
 # Python's str.split() separators: str.isspace() characters, as UTF-8.
@@ -168,14 +173,13 @@ def _blank_whitespace(data: np.ndarray) -> np.ndarray:
 
 
 def whitespace_pieces(series: pl.Series, lower: bool) -> FlatPieces:
-    """Vectorized ``[t.split() for t in texts]`` (``t.lower().split()`` with ``lower``,
-    lowered by [`lower_texts`][seqdata.flat.lower_texts]: exactly Python's ``str.lower``).
+    """Vectorized ``[t.split() for t in texts]`` (``t.lower().split()`` with ``lower``: the
+    pieces are marked for [`lower_texts`][seqdata.flat.lower_texts], exactly Python's
+    ``str.lower``, applied by the consumer to the distinct pieces).
 
     Every text gets a trailing ``" "``; all whitespace bytes become ``" "``; the pieces are
     the runs between blanks, each keeping its blank (so they share the buffer, no copy).
     """
-    if lower:
-        series = lower_texts(series)
     data, offsets = _string_buffers(series + " ")  # every text ends with a separator
     data = _blank_whitespace(data)
     seps = np.flatnonzero(data == 32)
@@ -187,7 +191,7 @@ def whitespace_pieces(series: pl.Series, lower: bool) -> FlatPieces:
     )
     keep = piece_offsets[1:] - piece_offsets[:-1] > 1
     bounds = np.searchsorted(seps, offsets, "left")
-    return FlatPieces(pieces, bounds, " ", None if keep.all() else keep)
+    return FlatPieces(pieces, bounds, " ", None if keep.all() else keep, lower)
 
 
 def char_pieces(series: pl.Series) -> FlatPieces:
@@ -226,6 +230,17 @@ def lookup_ids(tokens: pa.Array | pl.Series, value_set: pa.Array, unk: int) -> n
         tokens = tokens.cast(pa.large_string())
     ids = pc.fill_null(pc.index_in(tokens, value_set=value_set), unk)
     return np.asarray(ids.to_numpy(zero_copy_only=False), dtype=np.int32)
+
+
+def lookup_pieces_ids(pieces: FlatPieces, value_set: pa.Array, unk: int) -> np.ndarray:
+    """`lookup_ids` of the pieces; with ``pieces.lower`` the chunk's distinct pieces are
+    lowered and looked up once each (one dictionary pass instead of lowering every text)."""
+    if not pieces.lower:
+        return lookup_ids(pieces.pieces, value_set, unk)
+    encoded = pc.dictionary_encode(pieces.pieces)
+    distinct = lower_texts(pl.Series(pl.from_arrow(encoded.dictionary)))
+    ids = lookup_ids(distinct, value_set, unk)
+    return ids[np.asarray(encoded.indices.to_numpy(zero_copy_only=False))]
 
 
 def drop_empty(ids: np.ndarray, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:

@@ -49,7 +49,7 @@ import pyarrow as pa
 
 from seqdata.counts import TokenCounts, count_frame, rank_tokens, token_lists_to_arrow
 from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError
-from seqdata.flat import FlatPieces, drop_empty, lookup_ids
+from seqdata.flat import FlatPieces, drop_empty, lookup_ids, lookup_pieces_ids
 from seqdata.sentencepiece import SentencePieceTokenizer, leading_specials
 from seqdata.specials import DEFAULT_SPECIALS, SPECIAL_ROLES, check_specials, special_id_of
 from seqdata.vocab_file import (
@@ -353,16 +353,20 @@ class Vocab(VocabFile):
             suffix: a string every token carries at its end (the whitespace tokenizer's
                 zero-copy pieces keep their separator); it is matched, not looked up.
         """
+        return lookup_ids(tokens, self._value_set(suffix), self._special_ids["unk"])
+
+    def _value_set(self, suffix: str) -> pa.Array:
         value_set = self._value_sets.get(suffix)
         if value_set is None:
             value_set = pa.array([t + suffix for t in self._itos], type=pa.large_string())
             self._value_sets[suffix] = value_set
-        return lookup_ids(tokens, value_set, self._special_ids["unk"])
+        return value_set
 
     def lookup_pieces(self, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:
         """Ids of a tokenizer's :class:`~seqdata.tokenizers.FlatPieces`: ``(values int32
         (T,), offsets int64 (N + 1,))``, empty pieces dropped."""
-        return drop_empty(self.lookup(pieces.pieces, pieces.suffix), pieces)
+        ids = lookup_pieces_ids(pieces, self._value_set(pieces.suffix), self._special_ids["unk"])
+        return drop_empty(ids, pieces)
 
     def unknown_rate(self, token_lists: Sequence[Sequence[str]] | pl.Series) -> float:
         """Share of the tokens that fall back to UNK (0.0 for no tokens). A literal UNK token
