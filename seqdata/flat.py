@@ -232,15 +232,22 @@ def lookup_ids(tokens: pa.Array | pl.Series, value_set: pa.Array, unk: int) -> n
     return np.asarray(ids.to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
-def lookup_pieces_ids(pieces: FlatPieces, value_set: pa.Array, unk: int) -> np.ndarray:
-    """`lookup_ids` of the pieces; with ``pieces.lower`` the chunk's distinct pieces are
-    lowered and looked up once each (one dictionary pass instead of lowering every text)."""
-    if not pieces.lower:
+def lookup_pieces_ids(
+    pieces: FlatPieces, value_set: pa.Array, unk: int, fixed_set: pa.Array | None = None
+) -> np.ndarray:
+    """`lookup_ids` of the pieces. With ``pieces.lower``, ``fixed_set`` is ``value_set`` with
+    the tokens that ``str.lower`` changes made unmatchable: a piece found there is its own
+    lowercase; only the pieces not found (capitalised or unknown words) are lowered
+    ([`lower_texts`][seqdata.flat.lower_texts]) and looked up again in ``value_set``."""
+    if not pieces.lower or fixed_set is None:
         return lookup_ids(pieces.pieces, value_set, unk)
-    encoded = pc.dictionary_encode(pieces.pieces)
-    distinct = lower_texts(pl.Series(pl.from_arrow(encoded.dictionary)))
-    ids = lookup_ids(distinct, value_set, unk)
-    return ids[np.asarray(encoded.indices.to_numpy(zero_copy_only=False))]
+    found = pc.index_in(pieces.pieces, value_set=fixed_set)
+    ids = np.array(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int32)
+    missing = np.flatnonzero(ids < 0)
+    if len(missing):
+        redo = lower_texts(pl.Series(pl.from_arrow(pieces.pieces.take(pa.array(missing)))))
+        ids[missing] = lookup_ids(redo, value_set, unk)
+    return ids
 
 
 def drop_empty(ids: np.ndarray, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:

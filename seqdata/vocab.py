@@ -355,17 +355,24 @@ class Vocab(VocabFile):
         """
         return lookup_ids(tokens, self._value_set(suffix), self._special_ids["unk"])
 
-    def _value_set(self, suffix: str) -> pa.Array:
-        value_set = self._value_sets.get(suffix)
+    def _value_set(self, suffix: str, fixed: bool = False) -> pa.Array:
+        """The tokens + ``suffix`` as Arrow, in id order (cached); with ``fixed`` the tokens
+        that ``str.lower`` changes get a ``"\\n"`` (never in a piece) so they cannot match."""
+        key = ("fixed:" if fixed else "") + suffix
+        value_set = self._value_sets.get(key)
         if value_set is None:
-            value_set = pa.array([t + suffix for t in self._itos], type=pa.large_string())
-            self._value_sets[suffix] = value_set
+            marks = ["\n" if fixed and t.lower() != t else "" for t in self._itos]
+            tokens = [t + suffix + m for t, m in zip(self._itos, marks, strict=True)]
+            value_set = pa.array(tokens, type=pa.large_string())
+            self._value_sets[key] = value_set
         return value_set
 
     def lookup_pieces(self, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:
         """Ids of a tokenizer's :class:`~seqdata.tokenizers.FlatPieces`: ``(values int32
         (T,), offsets int64 (N + 1,))``, empty pieces dropped."""
-        ids = lookup_pieces_ids(pieces, self._value_set(pieces.suffix), self._special_ids["unk"])
+        suffix, unk = pieces.suffix, self._special_ids["unk"]
+        fixed = self._value_set(suffix, fixed=True) if pieces.lower else None
+        ids = lookup_pieces_ids(pieces, self._value_set(suffix), unk, fixed)
         return drop_empty(ids, pieces)
 
     def unknown_rate(self, token_lists: Sequence[Sequence[str]] | pl.Series) -> float:

@@ -30,6 +30,15 @@ texts_strategy = st.lists(
 )
 
 
+def test_a_capitalised_vocabulary_token_is_not_matched_by_a_lowering_pipeline() -> None:
+    tok = WhitespaceTokenizer(lower=True)
+    vocab = Vocab(["Foo", "bar", "ΟΔΟΣ"])
+    pipe = PairPipeline(tok, tok, vocab, vocab)
+    (src, _), _ = pipe.encode_flat(["Foo BAR foo ΟΔΟΣ"], ["x"], num_threads=1)
+    assert src.tolist() == [vocab.unk_id, vocab["bar"], vocab.unk_id, vocab.unk_id]
+    assert src.tolist() == pipe.encode_source("Foo BAR foo ΟΔΟΣ")
+
+
 def test_the_differing_characters_are_found() -> None:
     differ = set(_lower_differs())
     assert "\u03a3" in differ  # always re-lowered by Python (context)
@@ -65,7 +74,8 @@ def test_char_counts_equal_a_counter(texts: list[str]) -> None:
 @given(texts=texts_strategy, vocab_texts=texts_strategy)
 def test_encode_flat_lower_equals_the_python_loop(texts: list[str], vocab_texts: list[str]) -> None:
     tok = WhitespaceTokenizer(lower=True)
-    vocab = Vocab.build([tok(t) for t in vocab_texts])
+    # raw tokens too: a vocabulary token that str.lower changes must never match a piece
+    vocab = Vocab.build([[*t.split(), *tok(t)] for t in vocab_texts])
     pipe = PairPipeline(tok, tok, vocab, vocab)
     kept = [t for t in texts if t.lower().split()]  # an empty source is an error
     (src, src_off), (tgt, tgt_off) = pipe.encode_flat(kept, kept, num_threads=1)
