@@ -125,6 +125,20 @@ def _decode(
     return tokens
 
 
+def _value_set(
+    cache: dict[str, pa.Array], itos: list[str], suffix: str, fixed: int = 0
+) -> pa.Array:
+    """The tokens + ``suffix`` as Arrow, in id order (cached); with ``fixed`` the tokens that
+    ``str.lower`` changes get a ``"\\n"`` (never in a piece) so that they cannot match."""
+    key = ("fixed:" if fixed else "") + suffix
+    value_set = cache.get(key)
+    if value_set is None:
+        marks = ["\n" if fixed and t.lower() != t else "" for t in itos]
+        tokens = [t + suffix + m for t, m in zip(itos, marks, strict=True)]
+        value_set = cache[key] = pa.array(tokens, type=pa.large_string())
+    return value_set
+
+
 class Vocab(VocabFile):
     """Token ↔ id mapping with specials at the leading ids.
 
@@ -353,26 +367,15 @@ class Vocab(VocabFile):
             suffix: a string every token carries at its end (the whitespace tokenizer's
                 zero-copy pieces keep their separator); it is matched, not looked up.
         """
-        return lookup_ids(tokens, self._value_set(suffix), self._special_ids["unk"])
-
-    def _value_set(self, suffix: str, fixed: bool = False) -> pa.Array:
-        """The tokens + ``suffix`` as Arrow, in id order (cached); with ``fixed`` the tokens
-        that ``str.lower`` changes get a ``"\\n"`` (never in a piece) so they cannot match."""
-        key = ("fixed:" if fixed else "") + suffix
-        value_set = self._value_sets.get(key)
-        if value_set is None:
-            marks = ["\n" if fixed and t.lower() != t else "" for t in self._itos]
-            tokens = [t + suffix + m for t, m in zip(self._itos, marks, strict=True)]
-            value_set = pa.array(tokens, type=pa.large_string())
-            self._value_sets[key] = value_set
-        return value_set
+        return lookup_ids(
+            tokens, _value_set(self._value_sets, self._itos, suffix), self._special_ids["unk"]
+        )
 
     def lookup_pieces(self, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:
         """Ids of a tokenizer's :class:`~seqdata.tokenizers.FlatPieces`: ``(values int32
         (T,), offsets int64 (N + 1,))``, empty pieces dropped."""
-        suffix, unk = pieces.suffix, self._special_ids["unk"]
-        fixed = self._value_set(suffix, fixed=True) if pieces.lower else None
-        ids = lookup_pieces_ids(pieces, self._value_set(suffix), unk, fixed)
+        sets = [_value_set(self._value_sets, self._itos, pieces.suffix, f) for f in (0, 1)]
+        ids = lookup_pieces_ids(pieces, sets[0], self._special_ids["unk"], sets[1])
         return drop_empty(ids, pieces)
 
     def unknown_rate(self, token_lists: Sequence[Sequence[str]] | pl.Series) -> float:
