@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,12 +16,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from seqdata._checks import check_threads
-from seqdata.errors import InputTypeError
-from seqdata.flat import FlatPieces, flat_pieces
+from seqdata._checks import check_int, check_threads
+from seqdata.errors import ConfigError, InputTypeError
+from seqdata.flat import FlatPieces, flat_pieces, lower_texts
 from seqdata.texts import Tokenizer, as_string_series
 
-__all__ = ["TokenCounts", "token_lists_to_arrow"]
+__all__ = ["TokenCounts", "count_frame", "rank_tokens", "token_lists_to_arrow"]
 
 _CHUNK = 1 << 16
 # Texts per counting job in TokenCounts.update_texts (bigger chunks: fewer partial counts).
@@ -252,7 +252,8 @@ def _map_threads(
 
 
 def _count_pieces(pieces: FlatPieces) -> pl.DataFrame:
-    """Token counts of a tokenizer's flat pieces (suffix stripped, empty pieces dropped)."""
+    """Token counts of a tokenizer's flat pieces (suffix stripped, empty pieces dropped; with
+    ``pieces.lower`` the distinct tokens lowered and their counts summed)."""
     frame = _count(pieces.pieces)
     if pieces.suffix:
         # Every piece ends with the suffix, so stripping it keeps the tokens distinct.
@@ -261,6 +262,12 @@ def _count_pieces(pieces: FlatPieces) -> pl.DataFrame:
         )
     elif pieces.keep is not None:
         frame = frame.filter(pl.col("token") != "")
+    if pieces.lower:
+        frame = (
+            frame.with_columns(lower_texts(frame["token"]))
+            .group_by("token")
+            .agg(pl.col("count").sum())
+        )
     return frame
 
 
@@ -272,3 +279,48 @@ def _count(tokens: pa.Array) -> pl.DataFrame:
             "count": pl.Series(pl.from_arrow(counted.field("counts"))).cast(pl.Int64),
         }
     )
+
+
+def count_frame(counts: TokenCounts | Mapping[str, int]) -> pl.DataFrame:
+    """``token`` (String), ``count`` (Int64) of a `TokenCounts` or a token → count map."""
+    if isinstance(counts, TokenCounts):
+        return counts.to_frame()
+    if not isinstance(counts, Mapping):
+        raise InputTypeError(
+            "counts should be a TokenCounts or a mapping token → count, but got "
+            f"{type(counts).__name__}"
+        )
+    return pl.DataFrame(
+        {"token": list(counts.keys()), "count": list(counts.values())},
+        schema={"token": pl.String, "count": pl.Int64},
+    )
+
+
+def rank_tokens(
+    frame: pl.DataFrame, min_freq: int, max_size: int | None, specials: Mapping[str, str]
+) -> list[str]:
+    """The tokens of a count frame seen at least ``min_freq`` times, by decreasing count, ties
+    in code-point order, the specials' tokens left out, at most ``max_size - len(specials)``.
+
+    >>> frame = count_frame({"b": 2, "a": 2, "c": 1, "<unk>": 5})
+    >>> rank_tokens(frame, 1, None, {"pad": "<pad>", "unk": "<unk>"})
+    ['a', 'b', 'c']
+    """
+    check_int("min_freq", min_freq)
+    if max_size is not None and (
+        isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < len(specials)
+    ):
+        raise ConfigError(
+            f"max_size should be None or an integer >= the {len(specials)} specials, but "
+            f"got max_size={max_size!r}"
+        )
+    ranked = (
+        frame.filter(
+            (pl.col("count") >= min_freq) & ~pl.col("token").is_in(list(specials.values()))
+        )
+        .sort(["count", "token"], descending=[True, False])
+        .get_column("token")
+    )
+    if max_size is not None:
+        ranked = ranked.head(max_size - len(specials))
+    return ranked.to_list()

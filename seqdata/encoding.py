@@ -114,6 +114,11 @@ def _chunk_jobs(
     return [functools.partial(encode, texts.slice(start, chunk_rows)) for start in starts]
 
 
+def _cut(offsets: np.ndarray, longest: int | None) -> int:
+    """How many sequences are longer than ``longest`` (``None``: no limit)."""
+    return 0 if longest is None else int(np.count_nonzero(np.diff(offsets) > longest))
+
+
 def _check_not_empty(offsets: np.ndarray, first: int, side: str, indices: Any = None) -> None:
     empty = np.flatnonzero(offsets[1:] == offsets[:-1])
     if len(empty):
@@ -132,15 +137,66 @@ def _ragged_series(name: str, values: np.ndarray, offsets: np.ndarray) -> pl.Ser
     return pl.Series(name, arr)
 
 
-def _wants_lists(batch: Mapping[str, Any], texts: Any) -> bool:
-    """A plain dict of Python lists: ``IterableDataset.map`` (which passes each row of the
-    output on as it is) or a direct call. ``Dataset.map`` passes a ``LazyBatch``."""
-    return isinstance(batch, dict) and isinstance(texts, list)
+def _batch_column(batch: Any, key: str) -> Any:
+    """A text column of a ``map`` batch. For the ``LazyBatch`` that ``Dataset.map`` hands over
+    (no format), the Arrow column itself: no Python string per row."""
+    table = getattr(batch, "pa_table", None)
+    if isinstance(table, pa.Table) and key in getattr(batch, "keys_to_format", ()):
+        return table.column(key)
+    return _column(batch, key)
 
 
-def _ids_column(name: str, values: np.ndarray, offsets: np.ndarray, as_lists: bool) -> Any:
-    series = _ragged_series(name, values, offsets)
-    return series.to_list() if as_lists else series
+def _with_ids(batch: Any, texts: Any, columns: dict[str, Flat]) -> Any:
+    """The ``map`` output: ``batch`` plus the id columns, in the type each batch wants.
+
+    - a ``LazyBatch`` (``Dataset.map``, no format): the batch itself with the new columns
+      set as polars ``List(Int32)`` Series; ``map`` then writes only those (the others stay
+      the Arrow columns they were);
+    - a table (``pa.Table``, polars or pandas ``DataFrame``: ``map`` with a format): the
+      table with the new Arrow ``list<int32>`` columns appended (no Python lists);
+    - a plain ``dict`` of Python lists (``IterableDataset.map`` without a format, or a direct
+      call): a new dict, the batch plus lists of lists (``IterableDataset`` hands each row of
+      the output on as it is, so a Series would reach the user row by row);
+    - any other mapping: a new dict, the batch plus polars Series.
+    """
+    if hasattr(batch, "pa_table") and hasattr(batch, "keys_to_format"):
+        for name, (values, offsets) in columns.items():
+            batch[name] = _ragged_series(name, values, offsets)
+        return batch
+    if not isinstance(batch, Mapping):
+        return _with_table_ids(batch, columns)
+    out = dict(batch)
+    as_lists = isinstance(batch, dict) and isinstance(texts, list)
+    for name, (values, offsets) in columns.items():
+        series = _ragged_series(name, values, offsets)
+        out[name] = series.to_list() if as_lists else series
+    return out
+
+
+def _list_array(values: np.ndarray, offsets: np.ndarray) -> pa.Array:
+    if len(offsets) and offsets[-1] >= np.iinfo(np.int32).max:
+        return pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(values))
+    return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), pa.array(values))
+
+
+def _with_table_ids(table: Any, columns: dict[str, Flat]) -> Any:
+    """A ``pa.Table``, polars or pandas ``DataFrame`` with the id columns appended."""
+    arrays = {name: _list_array(values, offsets) for name, (values, offsets) in columns.items()}
+    if isinstance(table, pa.Table):
+        for name, arr in arrays.items():
+            table = table.append_column(name, arr)
+        return table
+    if isinstance(table, pl.DataFrame):
+        return table.with_columns(pl.Series(name, arr) for name, arr in arrays.items())
+    if hasattr(table, "assign"):  # pandas: Arrow-backed columns
+        import pandas as pd
+
+        return table.assign(
+            **{name: pd.arrays.ArrowExtensionArray(arr) for name, arr in arrays.items()}
+        )
+    raise InputTypeError(
+        f"a map batch should be a mapping of columns or a table, but got {type(table).__name__}"
+    )
 
 
 def _counts(tokenizer: Tokenizer, texts: pl.Series, num_threads: int | None) -> TokenCounts:

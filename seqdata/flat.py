@@ -7,16 +7,27 @@ pieces in one hash probe.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from seqdata.texts import Tokenizer
 
-__all__ = ["FlatPieces", "char_pieces", "flat_pieces", "whitespace_pieces"]
+__all__ = [
+    "FlatPieces",
+    "char_pieces",
+    "drop_empty",
+    "flat_pieces",
+    "lookup_ids",
+    "lookup_pieces_ids",
+    "lower_texts",
+    "whitespace_pieces",
+]
 
 
 class FlatPieces(NamedTuple):
@@ -25,13 +36,17 @@ class FlatPieces(NamedTuple):
     ``pieces[bounds[i]:bounds[i + 1]]`` are the pieces of text ``i``. Each piece is a token
     followed by ``suffix`` (the whitespace tokenizer keeps the separator so the pieces can
     share the text's buffer without a copy); pieces where ``keep`` is False are empty tokens
-    (runs of separators) and are dropped after the lookup.
+    (runs of separators) and are dropped after the lookup. With ``lower`` the tokens are the
+    pieces lowercased: the consumers lower the *distinct* pieces only (a count's rows, a
+    chunk's dictionary), which equals lowering every text first — no lowercase mapping makes
+    or removes whitespace, and the one context rule (final sigma) stops at whitespace.
     """
 
     pieces: pa.Array  # large_string, (P,)
     bounds: np.ndarray  # int64, (N + 1,)
     suffix: str
     keep: np.ndarray | None  # bool, (P,) or None when every piece is a token
+    lower: bool = False  # the tokens are the pieces lowered (`lower_texts`), still to apply
 
 
 # Python's str.split() separators: str.isspace() characters, as UTF-8.
@@ -76,36 +91,98 @@ def _multibyte_whitespace(data: np.ndarray) -> np.ndarray:
     return np.sort(np.concatenate([starts2, starts2 + 1, starts3, starts3 + 1, starts3 + 2]))
 
 
-def whitespace_pieces(series: pl.Series, lower: bool) -> FlatPieces:
-    """Vectorized ``[t.split() for t in texts]`` (``t.lower().split()`` with ``lower``)."""
-    data, offsets = _string_buffers(series + " ")  # every text ends with a separator
-    has_high = bool(len(data)) and int(data.max()) >= 0x80
-    if lower and has_high:
-        # Exactly str.lower() on the texts with non-ASCII characters (polars' Unicode tables
-        # are newer than Python's); the rest is lowered as ASCII below.
-        rows = np.unique(np.searchsorted(offsets, np.flatnonzero(data >= 0x80), "right") - 1)
-        lowered = [text.lower() for text in series.gather(rows).to_list()]
-        data, offsets = _string_buffers(series.clone().scatter(rows, lowered) + " ")
-    if lower:
-        data = data.copy()
-        upper = (data - np.uint8(65)) < np.uint8(26)  # A-Z
-        data |= upper.view(np.uint8) << np.uint8(5)  # → a-z
-    seps = np.flatnonzero(data <= 32)
-    found = data[seps]
-    other = found != 32
-    if other.any():  # ASCII whitespace other than " ", and control bytes that are not spaces
-        if not data.flags.writeable:
+@functools.cache
+def _lower_differs() -> tuple[str, ...]:
+    """The characters whose lowercase polars (Rust's Unicode tables) and Python's
+    ``str.lower`` disagree on, plus ``"Σ"`` (its lowercase depends on the context).
+
+    Computed once per process (about 0.2 s): every code point but the surrogates and ``"\\n"``
+    lowered by both, side by side.
+    """
+    chars = "\n".join(chr(c) for c in range(0x110000) if c != 10 and not 0xD800 <= c < 0xE000)
+    ours = pl.Series(chars.split("\n"))
+    python = pl.Series(chars.lower().split("\n"))
+    return (*ours.filter(ours.str.to_lowercase() != python).to_list(), "\u03a3")
+
+
+@functools.cache
+def _lowest_lead_byte() -> int:
+    """The smallest first UTF-8 byte of a `_lower_differs` character other than ``"Σ"``
+    (``0xE1`` today: they are all at U+1000 or above)."""
+    leads = [c.encode()[0] for c in _lower_differs()[:-1]]
+    return min(leads, default=0xFF)
+
+
+def lower_texts(series: pl.Series) -> pl.Series:
+    """``[text.lower() for text in texts]`` (Python's definition), vectorized.
+
+    polars ``str.to_lowercase`` lowers every text; the few texts holding a character whose
+    lowercase differs between polars' Unicode tables and Python's (Unicode 16 letters that
+    Python 3.11 does not case yet, and the context-dependent ``"Σ"``) are lowered again with
+    ``str.lower``, so the result is always exactly Python's.
+
+    >>> lower_texts(pl.Series(["ÄRGER im Büro", "ΟΔΟΣ"])).to_list()
+    ['ärger im büro', 'οδος']
+    """
+    lowered = series.str.to_lowercase()
+    wide = _rows_maybe_differing(series)
+    if len(wide) == 0:
+        return lowered
+    found = series.gather(wide).str.contains_any(list(_lower_differs())).to_numpy()
+    rows = wide[found]
+    if len(rows) == 0:
+        return lowered
+    redo = [text.lower() for text in series.gather(rows).to_list()]
+    return lowered.scatter(rows, redo)
+
+
+def _rows_maybe_differing(series: pl.Series) -> np.ndarray:
+    """Rows that may hold a character of `_lower_differs`: ``"Σ"`` (UTF-8 ``CE A3``) or a
+    byte at least `_lowest_lead_byte` (``0xE1``: so Latin, Greek and Cyrillic text skip the
+    search)."""
+    data, offsets = _string_buffers(series)
+    starts = offsets[:-1]
+    filled = offsets[1:] > starts
+    top = np.zeros(len(series), dtype=np.uint8)  # each text's largest byte, one pass
+    if filled.any():
+        top[filled] = np.maximum.reduceat(data, starts[filled])
+    rows = top >= _lowest_lead_byte()
+    sigma = np.flatnonzero(data[:-1] == 0xCE)
+    sigma = sigma[data[sigma + 1] == 0xA3]
+    if len(sigma):
+        rows[np.searchsorted(offsets, sigma, "right") - 1] = True
+    return np.flatnonzero(rows)
+
+
+def _blank_whitespace(data: np.ndarray) -> np.ndarray:
+    """``data`` with every byte of every ``str.isspace()`` character set to ``b" "`` (a copy
+    when anything changes). Control bytes that are not whitespace stay."""
+    low = np.flatnonzero(data < 32)
+    if len(low):
+        ws = _ASCII_WS[data[low]]
+        if ws.any():
             data = data.copy()
-        ws = _ASCII_WS[found]
-        data[seps[other & ws]] = 32
-        seps = seps[ws]
-    if has_high:
+            data[low[ws]] = 32
+    if len(data) and int(data.max()) >= 0x80:
         multi = _multibyte_whitespace(data)
         if len(multi):
             if not data.flags.writeable:
                 data = data.copy()
             data[multi] = 32
-            seps = np.union1d(seps, multi)
+    return data
+
+
+def whitespace_pieces(series: pl.Series, lower: bool) -> FlatPieces:
+    """Vectorized ``[t.split() for t in texts]`` (``t.lower().split()`` with ``lower``: the
+    pieces are marked for [`lower_texts`][seqdata.flat.lower_texts], exactly Python's
+    ``str.lower``, applied by the consumer to the distinct pieces).
+
+    Every text gets a trailing ``" "``; all whitespace bytes become ``" "``; the pieces are
+    the runs between blanks, each keeping its blank (so they share the buffer, no copy).
+    """
+    data, offsets = _string_buffers(series + " ")  # every text ends with a separator
+    data = _blank_whitespace(data)
+    seps = np.flatnonzero(data == 32)
     piece_offsets = np.empty(len(seps) + 1, dtype=np.int64)
     piece_offsets[0] = 0
     np.add(seps, 1, out=piece_offsets[1:])
@@ -114,7 +191,7 @@ def whitespace_pieces(series: pl.Series, lower: bool) -> FlatPieces:
     )
     keep = piece_offsets[1:] - piece_offsets[:-1] > 1
     bounds = np.searchsorted(seps, offsets, "left")
-    return FlatPieces(pieces, bounds, " ", None if keep.all() else keep)
+    return FlatPieces(pieces, bounds, " ", None if keep.all() else keep, lower)
 
 
 def char_pieces(series: pl.Series) -> FlatPieces:
@@ -140,3 +217,43 @@ def flat_pieces(tokenizer: Tokenizer, texts: pl.Series) -> FlatPieces:
     arr = pa.array(token_lists, type=pa.large_list(pa.large_string()))
     bounds = np.asarray(arr.offsets, dtype=np.int64)
     return FlatPieces(arr.flatten(), bounds - bounds[0], "", None)
+
+
+def lookup_ids(tokens: pa.Array | pl.Series, value_set: pa.Array, unk: int) -> np.ndarray:
+    """int32 ``(T,)``: each token's position in ``value_set`` (large_string), ``unk`` where it
+    is missing — one Arrow hash probe per token."""
+    if isinstance(tokens, pl.Series):
+        tokens = tokens.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(tokens, pa.ChunkedArray):
+        tokens = tokens.combine_chunks()
+    if tokens.type != pa.large_string():
+        tokens = tokens.cast(pa.large_string())
+    ids = pc.fill_null(pc.index_in(tokens, value_set=value_set), unk)
+    return np.asarray(ids.to_numpy(zero_copy_only=False), dtype=np.int32)
+
+
+def lookup_pieces_ids(
+    pieces: FlatPieces, value_set: pa.Array, unk: int, fixed_set: pa.Array | None = None
+) -> np.ndarray:
+    """`lookup_ids` of the pieces. With ``pieces.lower``, ``fixed_set`` is ``value_set`` with
+    the tokens that ``str.lower`` changes made unmatchable: a piece found there is its own
+    lowercase; only the pieces not found (capitalised or unknown words) are lowered
+    ([`lower_texts`][seqdata.flat.lower_texts]) and looked up again in ``value_set``."""
+    if not pieces.lower or fixed_set is None:
+        return lookup_ids(pieces.pieces, value_set, unk)
+    found = pc.index_in(pieces.pieces, value_set=fixed_set)
+    ids = np.array(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int32)
+    missing = np.flatnonzero(ids < 0)
+    if len(missing):
+        redo = lower_texts(pl.Series(pl.from_arrow(pieces.pieces.take(pa.array(missing)))))
+        ids[missing] = lookup_ids(redo, value_set, unk)
+    return ids
+
+
+def drop_empty(ids: np.ndarray, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:
+    """``(values (T,), offsets (N + 1,))`` of the ids of ``pieces``, empty pieces dropped."""
+    if pieces.keep is None:
+        return ids, pieces.bounds
+    kept = np.zeros(len(pieces.keep) + 1, dtype=np.int64)
+    np.cumsum(pieces.keep, out=kept[1:])
+    return ids[pieces.keep], kept[pieces.bounds]

@@ -39,20 +39,19 @@ from seqdata.encoding import (
     _VERSION,
     Flat,
     _as_pair_series,
+    _batch_column,
     _check_not_empty,
     _check_state,
     _check_tokenizer,
     _check_vocab,
     _chunk_jobs,
     _chunk_rows,
-    _column,
     _concat,
     _counts,
-    _ids_column,
     _run,
     _spm_direct,
     _tokenize_index,
-    _wants_lists,
+    _with_ids,
     count_pair_chunks,
 )
 from seqdata.errors import ConfigError, EmptyLineError
@@ -323,29 +322,22 @@ class PairPipeline:
         tgt_col: str = "tgt",
     ) -> dict[str, Any]:
         """The ``datasets`` ``map(batched=True)`` function: the batch plus ``src_ids`` and
-        ``tgt_ids``.
-
-        The new columns are polars ``List(Int32)`` Series — stored by ``Dataset.map`` as Arrow
-        without a Python list per row — except when the batch is a plain ``dict`` of Python
-        lists (``datasets.IterableDataset.map`` without a format, or a direct call): then they
-        are lists of lists, because ``IterableDataset`` hands each row of the output columns
-        on as it is (a polars Series per row otherwise).
-
-        Pass ``with_indices=True`` to ``map`` so an error names the dataset index rather than
-        the position in the batch; other column names go through ``fn_kwargs``.
+        ``tgt_ids``, as polars ``List(Int32)`` Series (stored as Arrow, no Python list per row)
+        for every batch type ``map`` hands over: an unformatted ``Dataset``'s ``LazyBatch`` is
+        read as Arrow and returned with only the new columns set; a table (``arrow``,
+        ``polars``, ``pandas`` format) gets them appended. A plain ``dict`` of Python lists
+        (``IterableDataset.map``, a direct call) gets lists of lists: ``IterableDataset``
+        hands each output row on as it is. Pass ``with_indices=True`` so an error names the
+        dataset index; other column names go through ``fn_kwargs``.
 
         >>> pipe = PairPipeline.build(["a b"], ["x"])
         >>> out = pipe({"src": ["a b", "b"], "tgt": ["x", ""]})
         >>> out["src_ids"], out["tgt_ids"]
         ([[4, 5], [5]], [[2, 4, 3], [2, 3]])
         """
-        src_texts, tgt_texts = _column(batch, src_col), _column(batch, tgt_col)
-        (src, src_off), (tgt, tgt_off) = self.encode_flat(src_texts, tgt_texts, indices=indices)
-        out = dict(batch)
-        as_lists = _wants_lists(batch, src_texts)
-        out["src_ids"] = _ids_column("src_ids", src, src_off, as_lists)
-        out["tgt_ids"] = _ids_column("tgt_ids", tgt, tgt_off, as_lists)
-        return out
+        src_texts, tgt_texts = _batch_column(batch, src_col), _batch_column(batch, tgt_col)
+        src, tgt = self.encode_flat(src_texts, tgt_texts, indices=indices)
+        return _with_ids(batch, src_texts, {"src_ids": src, "tgt_ids": tgt})
 
     # -- state ------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from seqdata._checks import check_optional_int
+from seqdata._checks import check_int, check_optional_int
 from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError, TokenizerError
 from seqdata.texts import check_text, check_texts
 
@@ -55,6 +55,42 @@ def _iter_sentences(sources: Iterable[Any]) -> Iterator[str]:
                 f"but got {type(item).__name__}",
                 index=i,
             )
+
+
+# The trainer settings every model gets: seqdata's specials at ids 0-3, one training thread
+# (the same model on every machine), sentencepiece's logging off.
+_TRAINER_DEFAULTS: dict[str, Any] = {
+    "pad_id": 0,
+    "unk_id": 1,
+    "bos_id": 2,
+    "eos_id": 3,
+    "pad_piece": "<pad>",
+    "unk_piece": "<unk>",
+    "bos_piece": "<sos>",
+    "eos_piece": "<eos>",
+    "num_threads": 1,
+    "minloglevel": 2,
+}
+
+
+def _sources(texts_or_files: object) -> Iterable[Any]:
+    if isinstance(texts_or_files, os.PathLike):
+        return [texts_or_files]
+    if isinstance(texts_or_files, str | bytes):
+        raise InputTypeError(
+            "texts_or_files should be an iterable of sentences or a pathlib.Path, but got "
+            "a single string; wrap a sentence in a list, or pass Path(file) for a file"
+        )
+    return texts_or_files  # type: ignore[return-value]
+
+
+def _training_error(err: RuntimeError) -> TokenizerError:
+    hint = ""
+    if "Vocabulary size too high" in str(err):  # fewer distinct pieces than asked
+        hint = "; lower vocab_size or pass hard_vocab_limit=False"
+    elif "smaller than required_chars" in str(err):  # the alphabet alone needs more
+        hint = "; raise vocab_size (every character of the corpus needs an id)"
+    return TokenizerError(f"sentencepiece could not train a model ({err}){hint}")
 
 
 class SentencePieceTokenizer:
@@ -135,39 +171,12 @@ class SentencePieceTokenizer:
             raise ConfigError(
                 f'model_type should be "bpe" or "unigram", but got model_type={model_type!r}'
             )
-        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 5:
-            raise ConfigError(
-                f"vocab_size should be an integer >= 5 (4 specials and at least one piece), "
-                f"but got vocab_size={vocab_size!r}"
-            )
-        sources: Iterable[Any]
-        if isinstance(texts_or_files, os.PathLike):
-            sources = [texts_or_files]
-        elif isinstance(texts_or_files, str | bytes):
-            raise InputTypeError(
-                "texts_or_files should be an iterable of sentences or a pathlib.Path, but got "
-                "a single string; wrap a sentence in a list, or pass Path(file) for a file"
-            )
-        else:
-            sources = texts_or_files
+        check_int("vocab_size", vocab_size, 5)  # 4 specials and at least one piece
+        sources = _sources(texts_or_files)
         spm = _import_sentencepiece()
         model = io.BytesIO()
-        settings: dict[str, Any] = {
-            "vocab_size": vocab_size,
-            "model_type": model_type,
-            "character_coverage": character_coverage,
-            "pad_id": 0,
-            "unk_id": 1,
-            "bos_id": 2,
-            "eos_id": 3,
-            "pad_piece": "<pad>",
-            "unk_piece": "<unk>",
-            "bos_piece": "<sos>",
-            "eos_piece": "<eos>",
-            "num_threads": 1,
-            "minloglevel": 2,
-        }
-        settings.update(options)
+        settings = {**_TRAINER_DEFAULTS, "vocab_size": vocab_size, "model_type": model_type}
+        settings.update(character_coverage=character_coverage, **options)
         failures: list[Exception] = []
 
         def sentences() -> Iterator[str]:
@@ -184,12 +193,7 @@ class SentencePieceTokenizer:
         except RuntimeError as err:
             if failures:
                 raise failures[0] from None
-            hint = ""
-            if "Vocabulary size too high" in str(err):  # fewer distinct pieces than asked
-                hint = "; lower vocab_size or pass hard_vocab_limit=False"
-            elif "smaller than required_chars" in str(err):  # the alphabet alone needs more
-                hint = "; raise vocab_size (every character of the corpus needs an id)"
-            raise TokenizerError(f"sentencepiece could not train a model ({err}){hint}") from err
+            raise _training_error(err) from err
         return cls(model.getvalue(), num_threads=num_threads)
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from seqdata.errors import SpecialTokenError
 
-__all__ = ["DEFAULT_SPECIALS", "SPECIAL_ROLES", "check_specials"]
+__all__ = ["DEFAULT_SPECIALS", "SPECIAL_ROLES", "check_specials", "special_id_of"]
 
 #: The default specials, in id order: ``PAD=0, UNK=1, SOS=2, EOS=3``.
 DEFAULT_SPECIALS: Mapping[str, str] = MappingProxyType(
@@ -87,3 +87,19 @@ def check_specials(
                 "'pad' for padding and 'unk' for unknown tokens"
             )
     return out
+
+
+def special_id_of(special_ids: Mapping[str, int], role: str) -> int:
+    """The id of the special ``role`` in a vocabulary's role → id map, or a
+    ``SpecialTokenError`` that says which roles it has."""
+    if role not in SPECIAL_ROLES:
+        raise SpecialTokenError(
+            f"unknown special name {role!r}; the known names are {', '.join(SPECIAL_ROLES)}"
+        )
+    if role not in special_ids:
+        raise SpecialTokenError(
+            f"this vocabulary has no {role!r} special (it has "
+            f"{', '.join(special_ids)}); build it with specials=... including "
+            f"{role!r}"
+        )
+    return special_ids[role]

@@ -19,20 +19,19 @@ from seqdata.encoding import (
     _TEXT_FORMAT,
     _VERSION,
     Flat,
+    _batch_column,
     _check_not_empty,
     _check_state,
     _check_tokenizer,
     _check_vocab,
     _chunk_jobs,
     _chunk_rows,
-    _column,
     _concat,
     _counts,
-    _ids_column,
     _run,
     _spm_direct,
     _tokenize_index,
-    _wants_lists,
+    _with_ids,
 )
 from seqdata.errors import EmptyLineError, InputTypeError
 from seqdata.framing import (
@@ -163,18 +162,17 @@ class TextPipeline:
     ) -> dict[str, Any]:
         """The ``datasets.Dataset.map(batched=True)`` function: the batch plus ``ids``.
 
-        The column's type follows the rule of :meth:`PairPipeline.__call__` (lists for a
-        plain ``dict`` of lists, else a polars ``List(Int32)`` Series).
+        The column's type follows the rule of `PairPipeline.__call__` (a polars
+        ``List(Int32)`` Series for every batch type ``map`` hands over, lists for a plain
+        ``dict`` of lists).
 
         >>> pipe = TextPipeline.build(["a b"])
         >>> pipe({"text": ["b a", "c"]})["ids"]
         [[5, 4], [1]]
         """
-        texts = _column(batch, text_col)
-        values, offsets = self.encode_flat(texts, indices=indices)
-        out = dict(batch)
-        out[ids_col] = _ids_column(ids_col, values, offsets, _wants_lists(batch, texts))
-        return out
+        texts = _batch_column(batch, text_col)
+        flat = self.encode_flat(texts, indices=indices)
+        return _with_ids(batch, texts, {ids_col: flat})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable state."""

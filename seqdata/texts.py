@@ -83,8 +83,6 @@ def as_string_series(texts: object, name: str = "texts") -> pl.Series:
         InputTypeError: a bare string, or an item that is not a string (the message and the
             ``index`` attribute name the first such item).
 
-    >>> as_string_series(["a b", "c"]).to_list()
-    ['a b', 'c']
     >>> as_string_series(["a", 3])
     Traceback (most recent call last):
     ...

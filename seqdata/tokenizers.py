@@ -56,10 +56,12 @@ class WhitespaceTokenizer:
         lower: lower-case the text first (``str.lower``).
 
     Empty and whitespace-only strings give no tokens (``[]``); deciding whether such an
-    example is allowed is the pipeline's job. The pipelines' vectorized split gives exactly
-    these tokens: it splits the UTF-8 bytes with numpy on every ``str.isspace()`` character
-    and lowers ASCII with numpy, falling back to ``str.lower`` for texts with non-ASCII
-    characters (whose Unicode tables differ between Python and Rust).
+    example is allowed is the pipeline's job. Lowercasing is Python's ``str.lower`` on every
+    path. The pipelines' vectorized split gives exactly these tokens: it lowers with polars
+    (re-lowering with ``str.lower`` only the rare texts holding a character whose lowercase
+    differs between polars' and Python's Unicode tables, see
+    [`lower_texts`][seqdata.flat.lower_texts]) and splits the UTF-8 bytes with numpy on every
+    ``str.isspace()`` character.
 
     >>> WhitespaceTokenizer()("I saw  a\\tdog")
     ['I', 'saw', 'a', 'dog']

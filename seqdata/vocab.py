@@ -41,21 +41,22 @@ import itertools
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from seqdata._checks import check_int
-from seqdata.counts import TokenCounts, token_lists_to_arrow
-from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError, VocabFormatError
-from seqdata.flat import FlatPieces
+from seqdata.counts import TokenCounts, count_frame, rank_tokens, token_lists_to_arrow
+from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError
+from seqdata.flat import FlatPieces, drop_empty, lookup_ids, lookup_pieces_ids
 from seqdata.sentencepiece import SentencePieceTokenizer, leading_specials
-from seqdata.specials import DEFAULT_SPECIALS, SPECIAL_ROLES, check_specials
-from seqdata.vocab_file import FORMAT, VERSION, check_header, index_tokens, read_vocab, write_vocab
+from seqdata.specials import DEFAULT_SPECIALS, SPECIAL_ROLES, check_specials, special_id_of
+from seqdata.vocab_file import (
+    VocabFile,
+    index_tokens,
+)
 
 __all__ = ["DEFAULT_SPECIALS", "SPECIAL_ROLES", "Vocab"]
 
@@ -78,7 +79,68 @@ def _offsets(arr: pa.LargeListArray) -> np.ndarray:
     return offsets - offsets[0]
 
 
-class Vocab:
+def _index(tokens: Iterable[str], specials: dict[str, str]) -> tuple[list[str], dict[str, int]]:
+    """``(itos, stoi)``: the specials' tokens, then ``tokens``, each checked once."""
+    itos = list(specials.values())
+    stoi = {token: i for i, token in enumerate(itos)}
+    for token in tokens:
+        if not isinstance(token, str):
+            raise InputTypeError(
+                f"tokens should be strings, but got {type(token).__name__} ({token!r:.40}) "
+                f"for id {len(itos)}"
+            )
+        if token in stoi:
+            if stoi[token] < len(specials):
+                raise SpecialTokenError(
+                    f"the token {token!r} (id {len(itos)}) is already the special "
+                    f"{list(specials)[stoi[token]]!r}; drop it from the ordinary tokens"
+                )
+            raise ConfigError(
+                f"tokens should be distinct, but {token!r} has ids {stoi[token]} and {len(itos)}"
+            )
+        stoi[token] = len(itos)
+        itos.append(token)
+    return itos, stoi
+
+
+def _check_token_types(tokens: Sequence[object]) -> None:
+    for i, token in enumerate(tokens):
+        if not isinstance(token, str):
+            raise InputTypeError(
+                f"tokens[{i}] should be a str, but got {type(token).__name__} ({token!r:.40})",
+                index=i,
+            )
+
+
+def _decode(
+    values: np.ndarray, itos: np.ndarray, special_ids: dict[str, int], strip: bool
+) -> list[str]:
+    eos = special_ids.get("eos")
+    if eos is not None:
+        stops = np.flatnonzero(values == eos)
+        if len(stops):
+            values = values[: stops[0] + (0 if strip else 1)]
+    if strip:
+        values = values[~np.isin(values, [i for role, i in special_ids.items() if role != "unk"])]
+    tokens: list[str] = itos[values].tolist()
+    return tokens
+
+
+def _value_set(
+    cache: dict[str, pa.Array], itos: list[str], suffix: str, fixed: int = 0
+) -> pa.Array:
+    """The tokens + ``suffix`` as Arrow, in id order (cached); with ``fixed`` the tokens that
+    ``str.lower`` changes get a ``"\\n"`` (never in a piece) so that they cannot match."""
+    key = ("fixed:" if fixed else "") + suffix
+    value_set = cache.get(key)
+    if value_set is None:
+        marks = ["\n" if fixed and t.lower() != t else "" for t in itos]
+        tokens = [t + suffix + m for t, m in zip(itos, marks, strict=True)]
+        value_set = cache[key] = pa.array(tokens, type=pa.large_string())
+    return value_set
+
+
+class Vocab(VocabFile):
     """Token ↔ id mapping with specials at the leading ids.
 
     Args:
@@ -108,26 +170,7 @@ class Vocab:
         specials: Mapping[str, str] | Sequence[tuple[str, str]] = DEFAULT_SPECIALS,
     ) -> None:
         checked = check_specials(specials)
-        itos = list(checked.values())
-        stoi = {token: i for i, token in enumerate(itos)}
-        for token in tokens:
-            if not isinstance(token, str):
-                raise InputTypeError(
-                    f"tokens should be strings, but got {type(token).__name__} ({token!r:.40}) "
-                    f"for id {len(itos)}"
-                )
-            if token in stoi:
-                if stoi[token] < len(checked):
-                    raise SpecialTokenError(
-                        f"the token {token!r} (id {len(itos)}) is already the special "
-                        f"{list(checked)[stoi[token]]!r}; drop it from the ordinary tokens"
-                    )
-                raise ConfigError(
-                    f"tokens should be distinct, but {token!r} has ids {stoi[token]} "
-                    f"and {len(itos)}"
-                )
-            stoi[token] = len(itos)
-            itos.append(token)
+        itos, stoi = _index(tokens, checked)
         self._set(itos, checked, stoi)
 
     def _set(self, itos: list[str], specials: dict[str, str], stoi: dict[str, int]) -> None:
@@ -167,9 +210,7 @@ class Vocab:
         >>> len(Vocab.build([["b", "a", "c", "a"]], max_size=5))
         5
         """
-        counts = TokenCounts()
-        counts.update(token_lists)
-        return cls._from_count_frame(counts.to_frame(), min_freq, max_size, specials)
+        return cls.from_counts(TokenCounts().update(token_lists), min_freq, max_size, specials)
 
     @classmethod
     def from_counts(
@@ -187,46 +228,8 @@ class Vocab:
         >>> Vocab.from_counts(Counter("abracadabra"), min_freq=2).tokens[4:]
         ('a', 'b', 'r')
         """
-        if isinstance(counts, TokenCounts):
-            return cls._from_count_frame(counts.to_frame(), min_freq, max_size, specials)
-        if not isinstance(counts, Mapping):
-            raise InputTypeError(
-                "counts should be a TokenCounts or a mapping token → count, but got "
-                f"{type(counts).__name__}"
-            )
-        frame = pl.DataFrame(
-            {"token": list(counts.keys()), "count": list(counts.values())},
-            schema={"token": pl.String, "count": pl.Int64},
-        )
-        return cls._from_count_frame(frame, min_freq, max_size, specials)
-
-    @classmethod
-    def _from_count_frame(
-        cls,
-        frame: pl.DataFrame,
-        min_freq: int,
-        max_size: int | None,
-        specials: Mapping[str, str] | Sequence[tuple[str, str]],
-    ) -> Vocab:
         checked = check_specials(specials)
-        check_int("min_freq", min_freq)
-        if max_size is not None and (
-            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < len(checked)
-        ):
-            raise ConfigError(
-                f"max_size should be None or an integer >= the {len(checked)} specials, but "
-                f"got max_size={max_size!r}"
-            )
-        ranked = (
-            frame.filter(
-                (pl.col("count") >= min_freq) & ~pl.col("token").is_in(list(checked.values()))
-            )
-            .sort(["count", "token"], descending=[True, False])
-            .get_column("token")
-        )
-        if max_size is not None:
-            ranked = ranked.head(max_size - len(checked))
-        return cls(ranked.to_list(), specials=checked)
+        return cls(rank_tokens(count_frame(counts), min_freq, max_size, checked), specials=checked)
 
     @classmethod
     def from_sentencepiece(cls, tokenizer: SentencePieceTokenizer) -> Vocab:
@@ -292,17 +295,7 @@ class Vocab:
 
     def special_id(self, role: str) -> int:
         """The id of the special ``role`` (``"pad"``, ``"unk"``, ``"sos"``, ``"eos"``, …)."""
-        if role not in SPECIAL_ROLES:
-            raise SpecialTokenError(
-                f"unknown special name {role!r}; the known names are {', '.join(SPECIAL_ROLES)}"
-            )
-        if role not in self._special_ids:
-            raise SpecialTokenError(
-                f"this vocabulary has no {role!r} special (it has "
-                f"{', '.join(self._special_ids)}); build it with specials=... including "
-                f"{role!r}"
-            )
-        return self._special_ids[role]
+        return special_id_of(self._special_ids, role)
 
     @property
     def pad_id(self) -> int:
@@ -337,13 +330,7 @@ class Vocab:
         get = self._stoi.get
         ids = [get(token, unk) for token in tokens]
         if unk in ids:
-            for i, token in enumerate(tokens):
-                if not isinstance(token, str):
-                    raise InputTypeError(
-                        f"tokens[{i}] should be a str, but got {type(token).__name__} "
-                        f"({token!r:.40})",
-                        index=i,
-                    )
+            _check_token_types(tokens)
         return ids
 
     def encode_flat(
@@ -381,29 +368,16 @@ class Vocab:
             suffix: a string every token carries at its end (the whitespace tokenizer's
                 zero-copy pieces keep their separator); it is matched, not looked up.
         """
-        if isinstance(tokens, pl.Series):
-            tokens = tokens.to_arrow(compat_level=pl.CompatLevel.oldest())
-        if isinstance(tokens, pa.ChunkedArray):
-            tokens = tokens.combine_chunks()
-        if tokens.type != pa.large_string():
-            tokens = tokens.cast(pa.large_string())
-        value_set = self._value_sets.get(suffix)
-        if value_set is None:
-            value_set = pa.array([t + suffix for t in self._itos], type=pa.large_string())
-            self._value_sets[suffix] = value_set
-        found = pc.index_in(tokens, value_set=value_set)
-        ids = pc.fill_null(found, self._special_ids["unk"])
-        return np.asarray(ids.to_numpy(zero_copy_only=False), dtype=np.int32)
+        return lookup_ids(
+            tokens, _value_set(self._value_sets, self._itos, suffix), self._special_ids["unk"]
+        )
 
     def lookup_pieces(self, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:
         """Ids of a tokenizer's :class:`~seqdata.tokenizers.FlatPieces`: ``(values int32
         (T,), offsets int64 (N + 1,))``, empty pieces dropped."""
-        ids = self.lookup(pieces.pieces, pieces.suffix)
-        if pieces.keep is None:
-            return ids, pieces.bounds
-        kept = np.zeros(len(pieces.keep) + 1, dtype=np.int64)
-        np.cumsum(pieces.keep, out=kept[1:])
-        return ids[pieces.keep], kept[pieces.bounds]
+        sets = [_value_set(self._value_sets, self._itos, pieces.suffix, f) for f in (0, 1)]
+        ids = lookup_pieces_ids(pieces, sets[0], self._special_ids["unk"], sets[1])
+        return drop_empty(ids, pieces)
 
     def unknown_rate(self, token_lists: Sequence[Sequence[str]] | pl.Series) -> float:
         """Share of the tokens that fall back to UNK (0.0 for no tokens). A literal UNK token
@@ -431,69 +405,19 @@ class Vocab:
         >>> vocab.decode([2, 4, 1, 3, 4]), vocab.decode([2, 4, 3, 0], strip_specials=False)
         (['a', '<unk>'], ['<sos>', 'a', '<eos>'])
         """
-        values = _check_ids(ids, len(self._itos))
-        eos = self._special_ids.get("eos")
-        if eos is not None:
-            stops = np.flatnonzero(values == eos)
-            if len(stops):
-                values = values[: stops[0] + (0 if strip_specials else 1)]
-        if strip_specials:
-            strip = [i for role, i in self._special_ids.items() if role != "unk"]
-            values = values[~np.isin(values, strip)]
         if self._itos_array is None:
             self._itos_array = np.array(self._itos, dtype=object)
-        tokens: list[str] = self._itos_array[values].tolist()
-        return tokens
-
-    # -- persistence ------------------------------------------------------------------------
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"format", "version", "specials", "tokens"}``, JSON-serialisable."""
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "specials": dict(self._specials),
-            "tokens": list(self._itos),
-        }
-
-    @classmethod
-    def from_dict(cls, state: Mapping[str, Any]) -> Vocab:
-        """Rebuild from :meth:`to_dict`; a malformed state is a ``VocabFormatError``."""
-        if not isinstance(state, Mapping):
-            raise VocabFormatError(
-                f"a vocabulary state should be a dict, but got {type(state).__name__}"
-            )
-        check_header(state, None)
-        tokens = state.get("tokens")
-        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-            raise VocabFormatError("the vocabulary state should have a list of str 'tokens'")
-        return cls._from_itos(tokens, check_specials(state["specials"]), None)
+        values = _check_ids(ids, len(self._itos))
+        return _decode(values, self._itos_array, self._special_ids, strip_specials)
 
     @classmethod
     def _from_itos(
         cls, itos: list[str], specials: dict[str, str], path: Path | None, first_line: int = 0
-    ) -> Vocab:
+    ) -> Self:
         specials, stoi = index_tokens(itos, specials, path, first_line)
         vocab = cls.__new__(cls)
         vocab._set(list(itos), specials, stoi)
         return vocab
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the vocabulary in the versioned text format described in the module doc."""
-        write_vocab(path, self._itos, self._specials)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> Vocab:
-        """Read a file written by :meth:`save`.
-
-        Raises:
-            VocabFormatError: the file is missing, not UTF-8, has a bad header or an unknown
-                version, a garbled/blank token line, fewer or more tokens than the header
-                says, a duplicate token, or a special out of place — naming file and line.
-            SpecialTokenError: the header's specials are invalid (unknown name, duplicate…).
-        """
-        tokens, specials, where = read_vocab(path)
-        return cls._from_itos(tokens, specials, where, first_line=2)
 
     # -- dunder -----------------------------------------------------------------------------
 

@@ -14,11 +14,21 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any, Self
 
 from seqdata.errors import VocabFormatError
 from seqdata.specials import check_specials
 
-__all__ = ["FORMAT", "VERSION", "check_header", "index_tokens", "read_vocab", "write_vocab"]
+__all__ = [
+    "FORMAT",
+    "VERSION",
+    "VocabFile",
+    "check_header",
+    "index_tokens",
+    "read_vocab",
+    "tokens_from_state",
+    "write_vocab",
+]
 
 FORMAT = "seqdata-vocab"
 VERSION = 1
@@ -147,3 +157,62 @@ def index_tokens(
             )
         stoi[token] = k
     return specials, stoi
+
+
+def tokens_from_state(state: object) -> tuple[list[str], dict[str, str]]:
+    """``(tokens, specials)`` of a vocabulary's ``to_dict()``; a ``VocabFormatError`` if
+    malformed."""
+    if not isinstance(state, Mapping):
+        raise VocabFormatError(
+            f"a vocabulary state should be a dict, but got {type(state).__name__}"
+        )
+    check_header(state, None)
+    tokens = state.get("tokens")
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        raise VocabFormatError("the vocabulary state should have a list of str 'tokens'")
+    return tokens, check_specials(state["specials"])
+
+
+class VocabFile:
+    """Saving and loading of a vocabulary (`seqdata.Vocab` inherits these methods)."""
+
+    _itos: list[str]
+    _specials: dict[str, str]
+
+    @classmethod
+    def _from_itos(
+        cls, itos: list[str], specials: dict[str, str], path: Path | None, first_line: int = 0
+    ) -> Self:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"format", "version", "specials", "tokens"}``, JSON-serialisable."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "specials": dict(self._specials),
+            "tokens": list(self._itos),
+        }
+
+    @classmethod
+    def from_dict(cls, state: Mapping[str, Any]) -> Self:
+        """Rebuild from `to_dict`; a malformed state is a ``VocabFormatError``."""
+        tokens, specials = tokens_from_state(state)
+        return cls._from_itos(tokens, specials, None)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the vocabulary in the versioned text format described in the module doc."""
+        write_vocab(path, self._itos, self._specials)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Self:
+        """Read a file written by `save`.
+
+        Raises:
+            VocabFormatError: the file is missing, not UTF-8, has a bad header or an unknown
+                version, a garbled/blank token line, fewer or more tokens than the header
+                says, a duplicate token, or a special out of place — naming file and line.
+            SpecialTokenError: the header's specials are invalid (unknown name, duplicate…).
+        """
+        tokens, specials, where = read_vocab(path)
+        return cls._from_itos(tokens, specials, where, first_line=2)

@@ -145,3 +145,29 @@ def test_streaming_batches_pad_less_than_the_stream_order(data):
     assert padded(bucketed) < 0.8 * padded(in_order)
     batch = PadCollate()(bucketed[0])
     assert batch.src.dtype == torch.int64
+
+
+@pytest.mark.parametrize("fmt", [None, "arrow", "polars", "pandas", "numpy", "torch", "python"])
+def test_map_gives_the_same_ids_for_every_batch_format(data, fmt):
+    src, tgt, pipe, ds = data
+    mapped = ds.with_format(fmt).map(pipe, batched=True, batch_size=50).with_format(None)
+    assert mapped.column_names == ["src", "tgt", "src_ids", "tgt_ids"]
+    assert mapped["src"] == src and mapped["tgt"] == tgt
+    assert mapped["src_ids"] == [pipe.encode_source(s) for s in src]
+    assert mapped["tgt_ids"] == [pipe.encode_target(t) for t in tgt]
+
+
+def test_the_lazy_batch_is_read_as_arrow_and_gets_only_the_new_columns(data):
+    _, _, pipe, ds = data
+    seen = []
+
+    def spy(batch):
+        out = pipe(batch)
+        seen.append((type(out).__name__, set(batch.keys_to_format), type(out["src_ids"])))
+        return out
+
+    ds.map(spy, batched=True, batch_size=100)
+    # the text columns were never turned into Python lists; the ids are polars Series
+    assert {name for name, _, _ in seen} == {"LazyBatch"}
+    assert all(unformatted == {"src", "tgt"} for _, unformatted, _ in seen)
+    assert {kind.__name__ for _, _, kind in seen} == {"Series"}

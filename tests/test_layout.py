@@ -49,6 +49,7 @@ LAYERS = {
     "seqdata.pipeline_io": 7,
     "seqdata.storage": 8,
     "seqdata.corpus": 8,
+    "seqdata.prepare": 9,
     "seqdata.distributed": 8,
     "seqdata.metrics": 8,
     "seqdata.models": 9,

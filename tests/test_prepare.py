@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
-import seqdata.vocab as vocab_module
+import seqdata.counts as counts_module
 from seqdata.collate import PadCollate
 from seqdata.corpus import ParallelCorpus
 from seqdata.counts import TokenCounts
@@ -55,7 +55,7 @@ def split(items: list, cuts: list[int]) -> list[list]:
 @pytest.fixture
 def small_merges(monkeypatch: pytest.MonkeyPatch) -> None:
     """Merge partial counts after every few rows, so the merge path runs on small data."""
-    monkeypatch.setattr(vocab_module, "_MERGE_ROWS", 3)
+    monkeypatch.setattr(counts_module, "_MERGE_ROWS", 3)
 
 
 # ------------------------------------------------------------------ TokenCounts
@@ -71,7 +71,7 @@ def small_merges(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_counting_in_chunks_gives_exactly_the_whole_corpus_vocab(
     lists: list[list[str]], cuts: list[int], min_freq: int, max_size: int | None
 ) -> None:
-    vocab_module._MERGE_ROWS = 3  # exercise the merge path (restored below)
+    counts_module._MERGE_ROWS = 3  # exercise the merge path (restored below)
     try:
         counts = TokenCounts()
         for chunk in split(lists, cuts):
@@ -86,7 +86,7 @@ def test_counting_in_chunks_gives_exactly_the_whole_corpus_vocab(
             (left if i % 2 else right).update(pl.Series(chunk, dtype=pl.List(pl.String)))
         assert left.update(right).to_dict() == counts.to_dict()
     finally:
-        vocab_module._MERGE_ROWS = 1 << 18
+        counts_module._MERGE_ROWS = 1 << 18
 
 
 def test_token_counts_reads_like_a_counter(small_merges: None) -> None:
@@ -348,3 +348,55 @@ def test_skipped_lines_in_chunks_are_reported_not_written(tmp_path: Path) -> Non
         )
     assert stats.examples == 2
     assert [w.message.lines for w in caught] == [[2]]  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------ the overlapped prepare loop
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 7, 1000])
+def test_prepare_corpus_equals_build_from_chunks_and_write_chunks(
+    tmp_path: Path, corpus_frame: pl.DataFrame, chunk_rows: int
+) -> None:
+    from seqdata.prepare import prepare_corpus
+
+    chunks = [corpus_frame.slice(i, chunk_rows) for i in range(0, 50, chunk_rows)]
+    seen: list[int] = []
+    pipe, stats = prepare_corpus(
+        tmp_path / "new", chunks, min_freq=2, max_len=6, progress=seen.append
+    )
+    reference = PairPipeline.build_from_chunks(chunks, min_freq=2, max_len=6)
+    assert pipe == reference
+    expected = ParallelCorpus.write_chunks(tmp_path / "old", chunks, reference)
+    assert stats == expected
+    assert store_files(tmp_path / "new") == store_files(tmp_path / "old")
+    assert seen == [len(c) for c in chunks] * 2  # both passes report their pairs
+
+
+def test_prepare_corpus_names_an_empty_source_and_leaves_no_store(tmp_path: Path) -> None:
+    from seqdata.prepare import prepare_corpus
+
+    chunks = [pl.DataFrame({"src": ["a", "b"], "tgt": ["x", "x"]}),
+              pl.DataFrame({"src": ["a", "   "], "tgt": ["x", "x"]})]  # fmt: skip
+    with pytest.raises(EmptyLineError) as err:
+        prepare_corpus(tmp_path / "s", chunks)
+    assert err.value.index == 3
+    assert not (tmp_path / "s" / "manifest.json").exists()
+    with pytest.raises(EmptyCorpusError):
+        prepare_corpus(tmp_path / "e", [])
+
+
+def test_prefetch_keeps_order_and_reraises_the_producers_error() -> None:
+    from seqdata.prepare import prefetch
+
+    def items():
+        yield from range(5)
+        raise ValueError("broken chunk 5")
+
+    got = []
+    with pytest.raises(ValueError, match="broken chunk 5"):
+        for item in prefetch(items(), depth=2):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4]
+    stream = prefetch(iter(range(100)))
+    assert next(stream) == 0
+    stream.close()  # a consumer that stops early does not leave the producer blocked

@@ -53,7 +53,8 @@ def pieces_as_lists(tok: Tokenizer, texts: list[str]) -> list[list[str]]:
     cut = len(flat.suffix)
     out = []
     for a, b in itertools.pairwise(bounds):
-        out.append([p[: len(p) - cut] for p, k in zip(pieces[a:b], keep[a:b], strict=True) if k])
+        tokens = [p[: len(p) - cut] for p, k in zip(pieces[a:b], keep[a:b], strict=True) if k]
+        out.append([t.lower() for t in tokens] if flat.lower else tokens)
     return out
 
 

@@ -1,0 +1,87 @@
+"""The vectorized paths equal their plain-Python definitions on Unicode text.
+
+Lowercasing is Python's ``str.lower`` on every path (`seqdata.flat.lower_texts`), so the
+texts draw on the characters whose lowercase differs between Unicode versions (polars' tables
+and Python's) and on the context-dependent ``"Σ"``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seqdata.counts import TokenCounts
+from seqdata.flat import _lower_differs, lower_texts
+from seqdata.pipeline import PairPipeline
+from seqdata.tokenizers import CharTokenizer, WhitespaceTokenizer
+from seqdata.vocab import Vocab
+
+# Letters that polars and Python lowercase differently (Unicode 16 additions), Greek sigma in
+# its contexts, dotted capital I, sharp s, and whitespace that is not ASCII.
+TRICKY = "\u1c89\ua7cb\ua7dc\U00010d50\U00016ea0ΣσςΟΔİIßẞÄäǅ\u00a0\u2003\u3000\u202f\u0345\u0307'."
+texts_strategy = st.lists(
+    st.text(alphabet=st.sampled_from(TRICKY + "ab Z\t\n"), max_size=14)
+    | st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=10),
+    max_size=8,
+)
+
+
+def test_a_capitalised_vocabulary_token_is_not_matched_by_a_lowering_pipeline() -> None:
+    tok = WhitespaceTokenizer(lower=True)
+    vocab = Vocab(["Foo", "bar", "ΟΔΟΣ"])
+    pipe = PairPipeline(tok, tok, vocab, vocab)
+    (src, _), _ = pipe.encode_flat(["Foo BAR foo ΟΔΟΣ"], ["x"], num_threads=1)
+    assert src.tolist() == [vocab.unk_id, vocab["bar"], vocab.unk_id, vocab.unk_id]
+    assert src.tolist() == pipe.encode_source("Foo BAR foo ΟΔΟΣ")
+
+
+def test_the_differing_characters_are_found() -> None:
+    differ = set(_lower_differs())
+    assert "\u03a3" in differ  # always re-lowered by Python (context)
+    assert "A" not in differ and "Ä" not in differ
+    for char in differ - {"\u03a3"}:
+        assert pl.Series([char]).str.to_lowercase()[0] != char.lower()
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts=texts_strategy)
+def test_lower_texts_is_str_lower(texts: list[str]) -> None:
+    assert lower_texts(pl.Series(texts, dtype=pl.String)).to_list() == [t.lower() for t in texts]
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=texts_strategy, lower=st.booleans())
+def test_token_counts_equal_a_counter(texts: list[str], lower: bool) -> None:
+    tok = WhitespaceTokenizer(lower=lower)
+    expected = Counter(token for text in texts for token in tok(text))
+    counts = TokenCounts().update_texts(texts, tok, num_threads=1)
+    assert counts.to_dict() == dict(expected)
+    assert counts.examples == len(texts)
+
+
+@settings(max_examples=100, deadline=None)
+@given(texts=texts_strategy)
+def test_char_counts_equal_a_counter(texts: list[str]) -> None:
+    counts = TokenCounts().update_texts(texts, CharTokenizer(), num_threads=1)
+    assert counts.to_dict() == dict(Counter(ch for text in texts for ch in text))
+
+
+@settings(max_examples=150, deadline=None)
+@given(texts=texts_strategy, vocab_texts=texts_strategy)
+def test_encode_flat_lower_equals_the_python_loop(texts: list[str], vocab_texts: list[str]) -> None:
+    tok = WhitespaceTokenizer(lower=True)
+    # raw tokens too: a vocabulary token that str.lower changes must never match a piece
+    vocab = Vocab.build([[*t.split(), *tok(t)] for t in vocab_texts])
+    pipe = PairPipeline(tok, tok, vocab, vocab)
+    kept = [t for t in texts if t.lower().split()]  # an empty source is an error
+    (src, src_off), (tgt, tgt_off) = pipe.encode_flat(kept, kept, num_threads=1)
+    w2i, unk = dict(zip(vocab.tokens, range(len(vocab)), strict=True)), vocab.unk_id
+    loop = [[w2i.get(w, unk) for w in line.lower().split()] for line in kept]
+    assert [src[a:b].tolist() for a, b in itertools.pairwise(src_off)] == loop
+    framed = [[vocab.sos_id, *ids, vocab.eos_id] for ids in loop]
+    assert [tgt[a:b].tolist() for a, b in itertools.pairwise(tgt_off)] == framed
+    assert [pipe.encode_source(t) for t in kept] == loop
