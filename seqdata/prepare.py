@@ -150,7 +150,8 @@ def write_corpus(
         EmptyLineError: a source without tokens (names its index in the whole stream).
         EmptyCorpusError: the chunks held no examples.
     """
-    totals = dict.fromkeys(("src_unk", "tgt_unk", "src_truncated", "tgt_truncated"), 0)
+    keys = ("src_unk", "tgt_unk", "src_truncated", "tgt_truncated", "specials_in_text")
+    totals = dict.fromkeys(keys, 0)
     unk = (pipeline.src_vocab.unk_id, pipeline.tgt_vocab.unk_id)
     chunk_count, start = 0, 0
     with (
@@ -173,6 +174,7 @@ def write_corpus(
                 totals["tgt_unk"] += int(np.count_nonzero(encoded.tgt[0] == unk[1]))
                 totals["src_truncated"] += encoded.src_truncated
                 totals["tgt_truncated"] += encoded.tgt_truncated
+                totals["specials_in_text"] += encoded.specials_in_text
                 if pending is not None:
                     pending.result()  # one chunk being written at a time, in order
                 pending = pool.submit(append, encoded, len(src))

@@ -38,6 +38,7 @@ from seqdata.errors import ConfigError, InputTypeError, TokenizerError
 from seqdata.flat import FlatPieces, char_pieces, whitespace_pieces
 from seqdata.sentencepiece import SentencePieceTokenizer
 from seqdata.texts import Tokenizer, check_text, check_texts
+from seqdata.words import WordTokenizer
 
 __all__ = [
     "CharTokenizer",
@@ -142,7 +143,7 @@ class CharTokenizer:
 
 # --------------------------------------------------------------------------------- helpers
 
-_NAMES = ("whitespace", "char", "spm")
+_NAMES = ("whitespace", "words", "char", "spm")
 
 
 def tokenizer_from_dict(state: dict[str, Any]) -> Tokenizer:
@@ -161,6 +162,8 @@ def tokenizer_from_dict(state: dict[str, Any]) -> Tokenizer:
     try:
         if kind == "whitespace":
             return WhitespaceTokenizer(lower=state.get("lower", False))
+        if kind == "words":
+            return WordTokenizer.from_dict(state)
         if kind == "char":
             return CharTokenizer()
         if kind == "spm":
@@ -174,19 +177,23 @@ def tokenizer_from_dict(state: dict[str, Any]) -> Tokenizer:
 
 
 def make_tokenizer(name: str, **kwargs: Any) -> Tokenizer:
-    """Build a tokenizer by name: ``"whitespace"`` (``lower=``), ``"char"``, or ``"spm"``
-    (``path=`` a ``.model`` file to load, otherwise the arguments of
-    :meth:`SentencePieceTokenizer.train`).
+    """Build a tokenizer by name: ``"whitespace"`` (``lower=``), ``"words"`` (punctuation
+    split off, ``lower=``), ``"char"``, or ``"spm"`` (``path=`` a ``.model`` file to load,
+    otherwise the arguments of ``SentencePieceTokenizer.train``).
 
     >>> make_tokenizer("whitespace", lower=True)
     WhitespaceTokenizer(lower=True)
-    >>> make_tokenizer("words")
+    >>> make_tokenizer("words")("a fence.")
+    ['a', 'fence', '.']
+    >>> make_tokenizer("bpe")
     Traceback (most recent call last):
     ...
-    seqdata.errors.ConfigError: name should be one of 'whitespace', 'char', 'spm', but got ...
+    seqdata.errors.ConfigError: name should be one of 'whitespace', 'words', 'char', 'spm', ...
     """
     if name == "whitespace":
         return WhitespaceTokenizer(**kwargs)
+    if name == "words":
+        return WordTokenizer(**kwargs)
     if name == "char":
         return CharTokenizer(**kwargs)
     if name == "spm":

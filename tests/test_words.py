@@ -102,3 +102,22 @@ def test_bad_inputs_are_typed_errors():
     with pytest.raises(InputTypeError, match="wrap it in a list"):
         WordTokenizer().batch("a fence.")
     assert WordTokenizer().batch([]) == []
+
+
+def test_prepare_with_the_words_tokenizer_round_trips_through_a_checkpoint(tmp_path) -> None:
+    """`prepare --tokenizer words` → the pipeline rebuilds from its dict, and translations
+    are detokenized back to normal text."""
+    from seqdata.cli import main
+    from seqdata.cli._prepared import pipeline_from_file
+    from seqdata.tokenizers import tokenizer_from_dict
+
+    (tmp_path / "s.txt").write_text("a fence.\nthe dog, the cat!\n", encoding="utf-8")
+    (tmp_path / "t.txt").write_text("ein zaun.\nder hund, die katze!\n", encoding="utf-8")
+    argv = ["prepare", "--src", str(tmp_path / "s.txt"), "--tgt", str(tmp_path / "t.txt")]
+    assert main([*argv, "--tokenizer", "words", "--lower", "--out", str(tmp_path / "d")]) == 0
+    pipe = pipeline_from_file(tmp_path / "d" / "pipeline.json")
+    assert isinstance(pipe.src_tokenizer, WordTokenizer) and pipe.src_tokenizer.lower
+    assert tokenizer_from_dict(pipe.tgt_tokenizer.to_dict()) == pipe.tgt_tokenizer
+    assert "." in pipe.src_vocab and "fence" in pipe.src_vocab
+    ids = pipe.encode_target("der hund, die katze!")
+    assert pipe.decode_target(ids[1:]) == "der hund, die katze!"

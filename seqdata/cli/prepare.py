@@ -54,9 +54,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--tgt-col", default="tgt", help="target column of --pairs (default tgt)")
     p.add_argument(
         "--tokenizer",
-        choices=("whitespace", "char", "spm"),
+        choices=("whitespace", "words", "char", "spm"),
         default="whitespace",
-        help="whitespace words, characters, or a sentencepiece BPE per side (default whitespace)",
+        help="whitespace-separated tokens; words with punctuation split off (translations are "
+        "detokenized back to normal text); characters; or a sentencepiece model trained per "
+        "side (default whitespace)",
     )
     p.add_argument(
         "--vocab-size",
@@ -73,7 +75,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=None,
         help="truncate: source to N, target to N with SOS/EOS",
     )
-    p.add_argument("--lower", action="store_true", help="lower-case (whitespace tokenizer)")
+    p.add_argument(
+        "--lower", action="store_true", help="lower-case (whitespace and words tokenizers)"
+    )
     p.add_argument(
         "--skip-empty", action="store_true", help="drop pairs with an empty side instead of failing"
     )
@@ -139,15 +143,20 @@ def _tokenizers(args: argparse.Namespace, chunks: Callable[[], Iterator[Any]]) -
             SentencePieceTokenizer.train(src[:SPM_SAMPLE], vocab_size=size, hard_vocab_limit=False),
             SentencePieceTokenizer.train(tgt[:SPM_SAMPLE], vocab_size=size, hard_vocab_limit=False),
         )
-    kwargs = {"lower": True} if args.lower and args.tokenizer == "whitespace" else {}
-    if args.lower and args.tokenizer != "whitespace":
-        raise UsageError("--lower applies to --tokenizer whitespace only")
+    lowerable = args.tokenizer in ("whitespace", "words")
+    kwargs = {"lower": True} if args.lower and lowerable else {}
+    if args.lower and not lowerable:
+        raise UsageError("--lower applies to --tokenizer whitespace or words only")
     tok = make_tokenizer(args.tokenizer, **kwargs)
     return tok, tok
 
 
 def _build_pipeline(
-    args: argparse.Namespace, chunks: Callable[[], Iterator[Any]], src_tok: Any, tgt_tok: Any
+    args: argparse.Namespace,
+    chunks: Callable[[], Iterator[Any]],
+    src_tok: Any,
+    tgt_tok: Any,
+    steps: _Steps,
 ) -> Any:
     from seqdata import PairPipeline, Vocab
 
@@ -159,14 +168,13 @@ def _build_pipeline(
             Vocab.from_sentencepiece(tgt_tok),
             max_len=args.max_len,
         )
-    return PairPipeline.build_from_chunks(
-        chunks,
-        src_tok,
-        tgt_tok,
-        min_freq=args.min_freq,
-        max_size=args.vocab_size,
-        max_len=args.max_len,
-    )
+    from seqdata.prepare import count_corpus
+
+    # Pass 1, overlapped: the next chunk is read while both sides are counted on two threads.
+    src_counts, tgt_counts = count_corpus(chunks, (src_tok, tgt_tok), progress=steps.pairs)
+    src_vocab = Vocab.from_counts(src_counts, min_freq=args.min_freq, max_size=args.vocab_size)
+    tgt_vocab = Vocab.from_counts(tgt_counts, min_freq=args.min_freq, max_size=args.vocab_size)
+    return PairPipeline(src_tok, tgt_tok, src_vocab, tgt_vocab, max_len=args.max_len)
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -196,9 +204,8 @@ class _Steps:
     def __init__(self, args: argparse.Namespace) -> None:
         from tqdm.auto import tqdm
 
-        names = ["tokenizers", "vocabularies", "encode and write"]
         self.bar = tqdm(
-            total=len(names), desc="prepare", unit="step", disable=not progress(args), leave=False
+            desc="prepare", unit="pairs", unit_scale=True, disable=not progress(args), leave=False
         )
         self.timings: dict[str, float] = {}
         self.clock = time.perf_counter()
@@ -210,7 +217,10 @@ class _Steps:
         now = time.perf_counter()
         self.timings[name] = round(now - self.clock, 3)
         self.clock = now
-        self.bar.update(1)
+
+    def pairs(self, count: int) -> None:
+        """``count`` more pairs read (each pass counts them: the bar shows pairs/s)."""
+        self.bar.update(count)
 
 
 def _summary(
@@ -236,8 +246,8 @@ def _summary(
 
 def run(args: argparse.Namespace) -> int:
     """Prepare the corpus into ``--out`` and print what was written."""
-    from seqdata import ParallelCorpus
     from seqdata.outputs import check_output_dir, output_dir
+    from seqdata.prepare import write_corpus
     from seqdata.readers import SkippedLinesWarning
 
     _check_args(args)
@@ -255,11 +265,12 @@ def run(args: argparse.Namespace) -> int:
             src_tok, tgt_tok = _tokenizers(args, chunks)
             steps.done("tokenizers")
             steps.start("vocabularies")
-            pipeline = _build_pipeline(args, chunks, src_tok, tgt_tok)
+            pipeline = _build_pipeline(args, chunks, src_tok, tgt_tok, steps)
         steps.done("vocabularies")
         steps.start("encode and write")
         with output_dir(args.out, marker=PREPARED, overwrite=args.overwrite, owned=OWNED) as work:
-            written = ParallelCorpus.write_chunks(work, chunks, pipeline)
+            # Pass 2, overlapped: read ahead, encode on every core, write on a thread.
+            written = write_corpus(work, chunks, pipeline, progress=steps.pairs)
             steps.done("encode and write")
             for warning in caught:
                 if isinstance(warning.message, SkippedLinesWarning):
