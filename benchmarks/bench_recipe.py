@@ -180,10 +180,11 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--valid", type=int, default=500, help="validation verses")
     p.add_argument("--test", type=int, default=500, help="test verses")
     p.add_argument("--max-len", type=int, default=40, help="longest verse kept, in words")
+    p.add_argument("--vocab-size", type=int, default=4000, help="largest vocabulary per side")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--scale", type=float, default=0.5, help="multiplies the model sizes")
     p.add_argument("--bleu-pairs", type=int, default=500, help="validation BLEU pairs")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--runs", default="1,2,3,4,5,6,7", help="rows to run, comma-separated")
     p.add_argument("--work", default=None, help="keep the data and runs here")
     return p.parse_args()
@@ -200,12 +201,14 @@ def main() -> None:
         *("--src", str(work / "train.src"), "--tgt", str(work / "train.tgt")),
         *("--valid-src", str(work / "valid.src"), "--valid-tgt", str(work / "valid.tgt")),
         *("--tokenizer", "whitespace", "--lower", "--min-freq", "2"),
+        *("--vocab-size", str(args.vocab_size)),
         *("--out", str(work / "data"), "--overwrite", "--quiet"),
         env=env,
     )
     print(
         f"bible task: {sizes['train']:,} train / {sizes['valid']:,} valid / {sizes['test']:,} "
-        f"test verses (<= {args.max_len} words), whitespace --lower --min-freq 2; "
+        f"test verses (<= {args.max_len} words), whitespace --lower --min-freq 2 "
+        f"--vocab-size {args.vocab_size}; "
         f"{args.epochs} epochs, sizes x {args.scale:g}, {args.threads} threads; work {work}",
         flush=True,
     )
@@ -215,9 +218,7 @@ def main() -> None:
         label, _, _, beam, by = ROWS[row]
         start = time.perf_counter()
         if by not in trained:
-            trained[by] = (
-                work / f"run{by}" if by != row else train(row, args, work, env)
-            )
+            trained[by] = work / f"run{by}" if by != row else train(row, args, work, env)
         got = score(trained[by], beam, work, env)
         print(
             f"{label:<38} {got['bleu_lc']:7.2f} {got['chrf_lc']:7.2f} {got['bleu']:6.2f} "
