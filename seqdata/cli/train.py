@@ -195,6 +195,21 @@ def _add_valid_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_recipe_flag(p: argparse.ArgumentParser) -> None:
+    from seqdata.cli._train_options import RECIPES
+
+    p.add_argument(
+        "--recipe",
+        choices=sorted(RECIPES),
+        default=None,
+        help="a named preset of the options above, under --config and the flags. "
+        "rnn-attention: --cell gru --embed-dim 256 --hidden-size 512 --attention additive "
+        "--dropout 0.3 --label-smoothing 0.1 --lr 0.001 --lr-schedule plateau --epochs 15 "
+        "--patience 3 --select bleu --max-tokens 4096 (no input feeding); decode its runs "
+        "with evaluate/translate --beam 5",
+    )
+
+
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``seqdata train``."""
     from seqdata.cli._train_options import track_given
@@ -212,6 +227,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     _add_run_options(p)
     _add_training_options(p)
     _add_valid_options(p)
+    _add_recipe_flag(p)
     p.set_defaults(func=run)
     _PARSER["parser"], _PARSER["defaults"] = p, track_given(p)
     return p
@@ -219,6 +235,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Train, log progress and one line per epoch, keep last/ and best/ in ``--out``."""
+    from seqdata.cli._train_options import apply_recipe
     from seqdata.cli._train_run import train_run
 
-    return train_run(args, _PARSER["parser"], _PARSER["defaults"])
+    return train_run(args, _PARSER["parser"], apply_recipe(args, _PARSER["defaults"]))

@@ -1,0 +1,127 @@
+"""``seqdata train --recipe rnn-attention``: the preset resolves to its documented values, the
+flags, a ``--config`` file and a resumed run override it, and the checkpoint records it."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from seqdata.checkpoint import load_checkpoint
+from seqdata.cli import UsageError, build_parser, main
+from seqdata.cli import train as train_cli
+from seqdata.cli._train_options import RECIPES, apply_config, apply_recipe
+from seqdata.tasks.dates import dates
+
+DOCUMENTED = {
+    "cell": "gru",
+    "embed_dim": 256,
+    "hidden_size": 512,
+    "attention": "additive",
+    "input_feed": False,
+    "dropout": 0.3,
+    "label_smoothing": 0.1,
+    "lr": 1e-3,
+    "lr_schedule": "plateau",
+    "epochs": 15,
+    "patience": 3,
+    "select": "bleu",
+    "max_tokens": 4096,
+}
+"""What the brief, ``--help`` and docs/tutorials/08-translation-recipe.md promise."""
+
+
+def _resolve(*argv: str) -> argparse.Namespace:
+    """Parse ``seqdata train ARGV`` and settle the options as ``seqdata train`` does."""
+    args = build_parser().parse_args(["train", "DIR", "--out", "OUT", *argv])
+    parser, defaults = train_cli._PARSER["parser"], train_cli._PARSER["defaults"]
+    return apply_config(args, parser, apply_recipe(args, defaults))
+
+
+def test_the_preset_resolves_to_the_documented_values() -> None:
+    assert RECIPES["rnn-attention"] == DOCUMENTED
+    args = _resolve("--recipe", "rnn-attention")
+    assert {k: getattr(args, k) for k in DOCUMENTED} == DOCUMENTED
+    assert args.recipe == "rnn-attention"
+    # what the preset does not name keeps the plain defaults
+    plain = _resolve()
+    assert (args.teacher_forcing, args.clip_norm) == (plain.teacher_forcing, plain.clip_norm)
+    assert plain.recipe is None and plain.attention == "general" and plain.lr == 2e-3
+
+
+def test_help_lists_every_value_of_the_preset() -> None:
+    action = next(a for a in train_cli._PARSER["parser"]._actions if a.dest == "recipe")
+    text = " ".join((action.help or "").split())
+    for dest, value in DOCUMENTED.items():
+        flag = "--" + dest.replace("_", "-")
+        if isinstance(value, bool):
+            assert (flag in text) is value, flag  # a false switch is not given
+        else:
+            assert (
+                f"{flag} {value:g}" in text
+                if isinstance(value, float)
+                else (f"{flag} {value}" in text)
+            ), flag
+
+
+def test_flags_and_config_override_the_preset(tmp_path: Path) -> None:
+    args = _resolve("--recipe", "rnn-attention", "--lr", "0.005", "--embed-dim", "32")
+    assert (args.lr, args.embed_dim) == (0.005, 32)
+    assert (args.hidden_size, args.attention) == (512, "additive")
+    config = tmp_path / "run.yaml"
+    config.write_text("recipe: rnn-attention\nlabel-smoothing: 0.2\nlr: 0.004\n", "utf-8")
+    args = _resolve("--config", str(config), "--lr", "0.003")
+    assert (args.recipe, args.label_smoothing, args.lr) == ("rnn-attention", 0.2, 0.003)
+    assert args.max_tokens == 4096 and args.patience == 3
+
+
+def test_an_unknown_recipe_in_a_config_file_names_the_choices(tmp_path: Path) -> None:
+    config = tmp_path / "run.json"
+    config.write_text('{"recipe": "transformer"}', "utf-8")
+    with pytest.raises(UsageError, match=r"rnn-attention.*transformer"):
+        _resolve("--config", str(config))
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("recipe")
+    df = dates(train=120, valid=0, test=1, seed=5)
+    (root / "s.txt").write_text("\n".join(df["src"]) + "\n", encoding="utf-8")
+    (root / "t.txt").write_text("\n".join(df["tgt"]) + "\n", encoding="utf-8")
+    argv = ["prepare", "--src", str(root / "s.txt"), "--tgt", str(root / "t.txt")]
+    assert main([*argv, "--tokenizer", "char", "--out", str(root / "data"), "--quiet"]) == 0
+    return root / "data"
+
+
+TINY = ["--embed-dim", "8", "--hidden-size", "8", "--max-tokens", "400", "--bleu-pairs", "4"]
+
+
+def test_the_checkpoint_records_the_recipe_and_resume_keeps_it(
+    prepared: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", str(prepared), "--out", str(out), "--valid", "12", "--device", "cpu"]
+    assert main([*argv, "--recipe", "rnn-attention", "--epochs", "1", "--lr", "5e-4", *TINY]) == 0
+    model, _, extra = load_checkpoint(out / "last")
+    hp = extra["hyperparameters"]
+    assert hp["recipe"] == "rnn-attention"
+    expected = {**DOCUMENTED, "epochs": 1, "lr": 5e-4, "embed_dim": 8, "hidden_size": 8}
+    assert {k: hp[k] for k in DOCUMENTED} == {**expected, "max_tokens": 400}
+    dec = model.config.decoder
+    assert dec.attention == "additive" and not dec.input_feed
+    assert dec.dropout == 0.3 and (dec.embed_dropout, dec.output_dropout) == (None, None)
+    assert model.decoder.embed_dropout.p == 0.3  # embeddings and outputs follow --dropout
+    assert model.config.label_smoothing == 0.1
+    assert (out / "best").is_dir() and extra["select"] == "bleu"
+    # a resumed run keeps the values it was trained with, not the preset's
+    assert main([*argv, "--resume", "--epochs", "2", "--quiet"]) == 0
+    _, _, extra = load_checkpoint(out / "last")
+    hp = extra["hyperparameters"]
+    assert (hp["recipe"], hp["lr"], hp["max_tokens"], hp["epochs"]) == (
+        "rnn-attention",
+        5e-4,
+        400,
+        2,
+    )
+    assert extra["epoch"] == 2
