@@ -247,6 +247,9 @@ def translation_scores(
     Hypotheses and references are detokenized text (``pipeline.decode_target``), so the
     scores are those sacrebleu gives on plain text; the decoding budget is each batch's
     ``2 × longest source + 10`` tokens, as [`translate`][seqdata.translation.translate] uses.
+    The references come from the stored ids, so an out-of-vocabulary reference word would
+    read as ``<unk>``: it is replaced by a marker no hypothesis can produce, so an ``<unk>``
+    output never scores as a match (test-set scores come from raw text: `seqdata evaluate`).
 
     Returns:
         ``{"bleu": …, "chrf": …, "pairs": n}``.
@@ -256,6 +259,7 @@ def translation_scores(
     model.eval()
     hyps: list[str] = []
     refs: list[str] = []
+    unk = pipeline.decode_target([pipeline.tgt_vocab.unk_id]).strip()
     for batch in loader:
         take = min(len(batch), max_pairs - len(hyps))
         if take <= 0:
@@ -266,7 +270,8 @@ def translation_scores(
         tgt, tgt_len = model._check_target(batch)
         for row in range(take):
             hyps.append(pipeline.decode_target(ids[row, : int(out_len[row])].tolist()))
-            refs.append(pipeline.decode_target(tgt[row, : int(tgt_len[row])].tolist()))
+            ref = pipeline.decode_target(tgt[row, : int(tgt_len[row])].tolist())
+            refs.append(ref.replace(unk, "\u2047unknown\u2047") if unk else ref)
     model.train(was_training)
     bleu, chrf = _bleu_chrf(hyps, refs) if hyps else (0.0, 0.0)
     return {"bleu": bleu, "chrf": chrf, "pairs": float(len(hyps))}
