@@ -120,8 +120,8 @@ class TokenCounts:
         Args:
             tokens: a chunk of tokenized examples — a list of token lists (any iterable of
                 them, counted ``65536`` at a time), a polars Series of ``list[str]``, a
-                tokenizer's :class:`~seqdata.tokenizers.FlatPieces` — or another
-                :class:`TokenCounts` to merge.
+                tokenizer's [`FlatPieces`][seqdata.flat.FlatPieces] — or another
+                [`TokenCounts`][seqdata.counts.TokenCounts] to merge.
 
         Raises:
             InputTypeError: an example that is not a list of strings (its index counts every
@@ -162,7 +162,7 @@ class TokenCounts:
         Args:
             texts: ``(N,)`` strings (list, numpy array or polars Series).
             tokenizer: vectorized for the whitespace and char tokenizers
-                (:func:`~seqdata.tokenizers.flat_pieces`), ``tokenizer.batch`` for any other.
+                (`flat_pieces`), ``tokenizer.batch`` for any other.
             num_threads: threads over slices of ``texts`` (``None`` = all cores); the counts
                 do not depend on it.
         """

@@ -207,7 +207,8 @@ def char_pieces(series: pl.Series) -> FlatPieces:
 
 
 def flat_pieces(tokenizer: Tokenizer, texts: pl.Series) -> FlatPieces:
-    """The tokens of ``texts`` as :class:`FlatPieces`: vectorized for the built-in
+    """The tokens of ``texts`` as [`FlatPieces`][seqdata.flat.FlatPieces]: vectorized for the
+    built-in
     whitespace and char tokenizers, through ``tokenizer.batch`` for any other."""
     split = getattr(tokenizer, "_flat_pieces", None)
     if split is not None:

@@ -1,9 +1,12 @@
 """Compose: tokenizer → vocab → framing, for sentence pairs and for single texts.
 
-:class:`PairPipeline` is the notes' NMT preprocessing as one picklable object — per pair
-(:meth:`~PairPipeline.encode_pair`), as a ``datasets.Dataset.map(batched=True)`` function
+[`PairPipeline`][seqdata.pipeline.PairPipeline] is the classic NMT preprocessing as one picklable
+object — per pair
+([`encode_pair`][seqdata.pipeline.PairPipeline.encode_pair]), as a
+``datasets.Dataset.map(batched=True)`` function
 (``pipe(batch)``) and as the vectorized flat path the store uses
-(:meth:`~PairPipeline.encode_flat`: Arrow/numpy split → one hash probe per token → numpy
+([`encode_flat`][seqdata.pipeline.PairPipeline.encode_flat]: Arrow/numpy split → one hash probe per
+token → numpy
 framing, in chunks on a thread pool; no Python per token for the whitespace and char
 tokenizers). All three give the same ids.
 
@@ -17,7 +20,8 @@ tokenizers). All three give the same ids.
 >>> src.tolist(), tgt.tolist(), tgt_off.tolist()
 ([5, 4], [2, 6, 4, 3], [0, 4])
 
-An empty source (no tokens) is an :class:`~seqdata.errors.EmptyLineError` naming the example:
+An empty source (no tokens) is an [`EmptyLineError`][seqdata.errors.EmptyLineError] naming the
+example:
 an empty sequence cannot be packed. An empty target frames to ``[SOS, EOS]``.
 """
 
@@ -76,7 +80,8 @@ _SAVED_CLASSES = (TextPipeline,)
 
 
 class EncodedPairs(NamedTuple):
-    """A parallel batch encoded flat (:meth:`PairPipeline.encode_chunk`).
+    """A parallel batch encoded flat
+    ([`PairPipeline.encode_chunk`][seqdata.pipeline.PairPipeline.encode_chunk]).
 
     Attributes:
         src: ``(values int32 (T,), offsets int64 (N + 1,))`` of the framed sources.
@@ -95,7 +100,7 @@ class EncodedPairs(NamedTuple):
 
 
 class PairPipeline:
-    """Source/target preprocessing of a translation pair — the notes' listing as one object.
+    """Source/target preprocessing of a translation pair — tokenize, index, frame as one object.
 
     ``src → tokenize → vocab (UNK fallback) → src[:max_len]`` and
     ``tgt → tokenize → vocab → [SOS] + tgt[:max_len - 2] + [EOS]``.
@@ -153,8 +158,8 @@ class PairPipeline:
             tgt_tokenizer: default: the source tokenizer when it is language-independent
                 (whitespace, char); a trained (sentencepiece) source tokenizer is not reused:
                 pass ``tgt_tokenizer`` too.
-            min_freq: see :meth:`Vocab.build`.
-            max_size: see :meth:`Vocab.build` (per side).
+            min_freq: see [`Vocab.build`][seqdata.vocab.Vocab.build].
+            max_size: see [`Vocab.build`][seqdata.vocab.Vocab.build] (per side).
             max_len: see the class.
             specials: both vocabularies' specials (need ``sos``/``eos`` for the target).
             num_threads: threads for counting (``None`` = all cores).
@@ -182,20 +187,21 @@ class PairPipeline:
         src_col: str = "src",
         tgt_col: str = "tgt",
     ) -> PairPipeline:
-        """:meth:`build` over a corpus read chunk by chunk, in bounded memory (one counting
-        pass, :class:`~seqdata.vocab.TokenCounts`): the same vocabularies as :meth:`build`.
+        """`build` over a corpus read chunk by chunk, in bounded memory (one counting
+        pass, [`TokenCounts`][seqdata.counts.TokenCounts]): the same vocabularies as `build`.
 
         Args:
             chunks: an iterable of polars DataFrames (or mappings of columns) with text
                 columns ``src_col`` and ``tgt_col`` — e.g.
-                :func:`seqdata.readers.iter_parallel_chunks` — or a function returning one.
+                [`iter_parallel_chunks`][seqdata.readers.iter_parallel_chunks] — or a function
+                returning one.
                 Read once.
             src_tokenizer: default ``WhitespaceTokenizer()``. A sentencepiece tokenizer must
                 be trained first (on a sample); or skip this pass and use
                 ``Vocab.from_sentencepiece``.
             tgt_tokenizer: default: the source tokenizer.
-            min_freq: see :meth:`Vocab.build`.
-            max_size: see :meth:`Vocab.build` (per side).
+            min_freq: see [`Vocab.build`][seqdata.vocab.Vocab.build].
+            max_size: see [`Vocab.build`][seqdata.vocab.Vocab.build] (per side).
             max_len: see the class.
             specials: both vocabularies' specials.
             num_threads: threads for counting (``None`` = all cores).
@@ -237,7 +243,7 @@ class PairPipeline:
         return frame_target(ids, self.max_len, self.sos_id, self.eos_id)
 
     def encode_pair(self, src_text: str, tgt_text: str) -> tuple[list[int], list[int]]:
-        """``(src_ids, tgt_ids)`` of one pair — the notes' listing, line for line."""
+        """``(src_ids, tgt_ids)`` of one pair — tokenize, index, frame, one pair at a time."""
         return self.encode_source(src_text), self.encode_target(tgt_text)
 
     def decode_target(self, ids: npt.ArrayLike) -> str:
@@ -286,8 +292,9 @@ class PairPipeline:
         num_threads: int | None = None,
         indices: Sequence[int] | np.ndarray | None = None,
     ) -> EncodedPairs:
-        """:meth:`encode_flat` plus how many examples ``max_len`` cut, per side — what a
-        chunked writer reports (:meth:`seqdata.corpus.ParallelCorpus.write_chunks`).
+        """`encode_flat` plus how many examples ``max_len`` cut, per side — what a
+        chunked writer reports
+        ([`ParallelCorpus.write_chunks`][seqdata.corpus.ParallelCorpus.write_chunks]).
 
         >>> pipe = PairPipeline.build(["a b c"], ["x y"], max_len=3)
         >>> out = pipe.encode_chunk(["a b c", "a"], ["x y", "x"])
@@ -355,7 +362,7 @@ class PairPipeline:
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any]) -> PairPipeline:
-        """Rebuild from :meth:`to_dict`."""
+        """Rebuild from `to_dict`."""
         _check_state(state, _PAIR_FORMAT)
         return cls(
             tokenizer_from_dict(state["src_tokenizer"]),

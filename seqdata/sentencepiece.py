@@ -96,15 +96,15 @@ def _training_error(err: RuntimeError) -> TokenizerError:
 class SentencePieceTokenizer:
     """A thin wrapper over a sentencepiece model (BPE or unigram).
 
-    The special ids are sentencepiece's own: models trained with :meth:`train` use
+    The special ids are sentencepiece's own: models trained with [`train`][seqdata.train] use
     ``pad_id=0, unk_id=1, bos_id=2, eos_id=3`` with pieces ``<pad>, <unk>, <sos>, <eos>`` —
     seqdata's default specials, so ``Vocab.from_sentencepiece(tok)`` lines up with
-    :class:`~seqdata.vocab.Vocab`'s ``pad_id/unk_id/sos_id/eos_id``. A model loaded from
+    [`Vocab`][seqdata.vocab.Vocab]'s ``pad_id/unk_id/sos_id/eos_id``. A model loaded from
     elsewhere keeps its own ids (``-1`` = none).
 
     Args:
         model_proto: the serialized model (the bytes of a ``.model`` file).
-        num_threads: threads for the batch :meth:`encode`/:meth:`batch` (``None`` = all
+        num_threads: threads for the batch `encode`/`batch` (``None`` = all
             cores); the output does not depend on it.
 
     >>> tok = SentencePieceTokenizer.train(["the cat sat", "the dog sat"] * 20,

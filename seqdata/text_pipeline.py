@@ -103,7 +103,8 @@ class TextPipeline:
         specials: Mapping[str, str] = DEFAULT_SPECIALS,
         num_threads: int | None = None,
     ) -> TextPipeline:
-        """Build the vocabulary from ``texts`` (see :meth:`PairPipeline.build`)."""
+        """Build the vocabulary from ``texts`` (see
+        [`PairPipeline.build`][seqdata.pipeline.PairPipeline.build])."""
         tok = tokenizer if tokenizer is not None else WhitespaceTokenizer()
         series = as_string_series(texts, "texts")
         counts = _counts(_check_tokenizer(tok, "tokenizer"), series, num_threads)
@@ -187,7 +188,7 @@ class TextPipeline:
 
     @classmethod
     def from_dict(cls, state: Mapping[str, Any]) -> TextPipeline:
-        """Rebuild from :meth:`to_dict`."""
+        """Rebuild from `to_dict`."""
         _check_state(state, _TEXT_FORMAT)
         return cls(
             tokenizer_from_dict(state["tokenizer"]),
@@ -224,6 +225,6 @@ def mask_specials(values: np.ndarray, vocab: Vocab) -> tuple[np.ndarray, int]:
 
 
 def no_specials(ids: list[int], vocab: Vocab) -> list[int]:
-    """:func:`mask_specials` for one sequence of ids."""
+    """`mask_specials` for one sequence of ids."""
     banned = set(_special_ids(vocab).tolist())
     return [vocab.unk_id if i in banned else i for i in ids]

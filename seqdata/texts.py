@@ -39,7 +39,8 @@ class Tokenizer(Protocol):
         ...
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable description that :func:`tokenizer_from_dict` rebuilds."""
+        """A JSON-serialisable description that
+        [`tokenizer_from_dict`][seqdata.tokenizers.tokenizer_from_dict] rebuilds."""
         ...
 
 

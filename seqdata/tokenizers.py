@@ -1,13 +1,17 @@
 """Tokenize: text → tokens, one string or a batch at a time.
 
-Three tokenizers share one small :class:`Tokenizer` protocol — ``tok(text)`` on one string,
+Three tokenizers share one small [`Tokenizer`][seqdata.texts.Tokenizer] protocol — ``tok(text)`` on
+one string,
 ``tok.batch(texts)`` on a list, ``tok.detokenize(tokens)`` back to text and a JSON
-``tok.to_dict()`` that :func:`tokenizer_from_dict` turns back into the tokenizer:
+``tok.to_dict()`` that [`tokenizer_from_dict`][seqdata.tokenizers.tokenizer_from_dict] turns back
+into the tokenizer:
 
-- :class:`WhitespaceTokenizer` — ``text.split()`` (optionally ``text.lower().split()``, the
-  notes' rule), exactly Python's definition of whitespace;
-- :class:`CharTokenizer` — one token per Unicode code point (``list(text)``, the notes' char LM);
-- :class:`SentencePieceTokenizer` — a thin wrapper over ``sentencepiece`` (BPE or unigram),
+- [`WhitespaceTokenizer`][seqdata.tokenizers.WhitespaceTokenizer] — ``text.split()`` (optionally
+  ``text.lower().split()``), exactly Python's definition of whitespace;
+- [`CharTokenizer`][seqdata.tokenizers.CharTokenizer] — one token per Unicode code point
+  (``list(text)``, as a character LM wants);
+- [`SentencePieceTokenizer`][seqdata.sentencepiece.SentencePieceTokenizer] — a thin wrapper over
+  ``sentencepiece`` (BPE or unigram),
   trained in memory, batch-encoded with sentencepiece's own threads, pickled through its
   serialized model proto.
 
@@ -50,7 +54,7 @@ __all__ = [
 
 
 class WhitespaceTokenizer:
-    """Split on runs of whitespace, exactly ``str.split()``; ``lower=True`` is the notes'
+    """Split on runs of whitespace, exactly ``str.split()``; ``lower=True`` is
     ``line.lower().split()``.
 
     Args:
@@ -80,7 +84,8 @@ class WhitespaceTokenizer:
         return (text.lower() if self.lower else text).split()
 
     def batch(self, texts: Sequence[str]) -> list[list[str]]:
-        """Tokenize each string; raises :class:`InputTypeError` naming a non-string item."""
+        """Tokenize each string; raises [`InputTypeError`][seqdata.errors.InputTypeError] naming a
+        non-string item."""
         texts = check_texts(texts)
         if self.lower:
             return [text.lower().split() for text in texts]
@@ -119,7 +124,8 @@ class CharTokenizer:
         return list(check_text(text))
 
     def batch(self, texts: Sequence[str]) -> list[list[str]]:
-        """Tokenize each string; raises :class:`InputTypeError` naming a non-string item."""
+        """Tokenize each string; raises [`InputTypeError`][seqdata.errors.InputTypeError] naming a
+        non-string item."""
         return [list(text) for text in check_texts(texts)]
 
     def detokenize(self, tokens: Sequence[str]) -> str:

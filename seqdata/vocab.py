@@ -1,10 +1,11 @@
 """Index: tokens ↔ ids, with the special tokens at fixed leading ids and UNK for the rest.
 
-A :class:`Vocab` works like fairseq's ``Dictionary``: the specials come first (by default
+A [`Vocab`][seqdata.vocab.Vocab] works like fairseq's ``Dictionary``: the specials come first (by
+default
 ``PAD=0 "<pad>"``, ``UNK=1 "<unk>"``, ``SOS=2 "<sos>"``, ``EOS=3 "<eos>"``), then the corpus
 tokens by decreasing frequency, ties broken by the token's code points (lexicographic), so the
 same counts always give the same ids. A token that is not in the vocabulary becomes UNK — the
-notes' ``word2idx[w] if w in word2idx else UNK`` — and encoding never adds a token.
+classic ``word2idx[w] if w in word2idx else UNK`` — and encoding never adds a token.
 
 >>> vocab = Vocab.build([["the", "cat", "sat"], ["the", "dog", "sat"]])
 >>> vocab.tokens
@@ -18,7 +19,7 @@ notes' ``word2idx[w] if w in word2idx else UNK`` — and encoding never adds a t
 >>> vocab.decode([2, 5, 6, 3, 0, 0])
 ['the', 'cat']
 
-Saved format (``vocab.save(path)``, UTF-8, ``"\\n"`` line ends), version 1::
+Saved format (``vocab.save(path)``, UTF-8, ``"\\n"`` line ends), version 1:
 
     {"format": "seqdata-vocab", "version": 1, "size": 8, "specials": {"pad": "<pad>", ...}}
     "<pad>"
@@ -29,10 +30,11 @@ Line 1 is a JSON header (``size`` = number of token lines, ``specials`` = role �
 line ``k + 2`` holds the token with id ``k`` as a JSON string (so tokens with spaces, tabs or
 newlines survive). The specials are the first ``len(specials)`` token lines, and those lines
 (not the order of the header's mapping, which JSON tools may sort) give their ids.
-:meth:`Vocab.load` checks everything and raises :class:`~seqdata.errors.VocabFormatError`
+[`VocabFile.load`][seqdata.vocab_file.VocabFile.load] checks everything and raises
+[`VocabFormatError`][seqdata.errors.VocabFormatError]
 naming the file and the line of the first problem (a garbled or blank line, a truncated file,
 extra lines, a duplicate, a special out of place, an unknown version); invalid specials in the
-header are a :class:`~seqdata.errors.SpecialTokenError` (line 1).
+header are a [`SpecialTokenError`][seqdata.errors.SpecialTokenError] (line 1).
 """
 
 from __future__ import annotations
@@ -220,8 +222,9 @@ class Vocab(VocabFile):
         max_size: int | None = None,
         specials: Mapping[str, str] | Sequence[tuple[str, str]] = DEFAULT_SPECIALS,
     ) -> Vocab:
-        """Build from precomputed counts: a :class:`TokenCounts` (counted chunk by chunk), a
-        ``collections.Counter`` or any token → count map. Same ranking as :meth:`build`, so
+        """Build from precomputed counts: a [`TokenCounts`][seqdata.counts.TokenCounts] (counted
+        chunk by chunk), a
+        ``collections.Counter`` or any token → count map. Same ranking as `build`, so
         counting a corpus in chunks gives exactly the vocabulary of counting it whole.
 
         >>> from collections import Counter
@@ -238,8 +241,8 @@ class Vocab(VocabFile):
 
         Raises:
             SpecialTokenError: the model has no pad or unk piece, or its specials are not the
-                leading ids (train with :meth:`SentencePieceTokenizer.train`, which uses
-                ``pad=0, unk=1, bos=2, eos=3``).
+                leading ids (train with `SentencePieceTokenizer.train`, which uses ``pad=0,
+                unk=1, bos=2, eos=3``).
         """
         specials = leading_specials(tokenizer)
         return cls(tokenizer.pieces[len(specials) :], specials=specials)
@@ -350,7 +353,7 @@ class Vocab(VocabFile):
         return self.lookup(arr.flatten()), _offsets(arr)
 
     def encode_batch(self, token_lists: Sequence[Sequence[str]] | pl.Series) -> list[list[int]]:
-        """Ids of each token list, ``(N, L_i)``; vectorized like :meth:`encode_flat`.
+        """Ids of each token list, ``(N, L_i)``; vectorized like `encode_flat`.
 
         >>> Vocab(["a"]).encode_batch([["a"], ["b", "a"]])
         [[4], [1, 4]]
@@ -373,7 +376,7 @@ class Vocab(VocabFile):
         )
 
     def lookup_pieces(self, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:
-        """Ids of a tokenizer's :class:`~seqdata.tokenizers.FlatPieces`: ``(values int32
+        """Ids of a tokenizer's [`FlatPieces`][seqdata.flat.FlatPieces]: ``(values int32
         (T,), offsets int64 (N + 1,))``, empty pieces dropped."""
         sets = [_value_set(self._value_sets, self._itos, pieces.suffix, f) for f in (0, 1)]
         ids = lookup_pieces_ids(pieces, sets[0], self._special_ids["unk"], sets[1])
