@@ -99,22 +99,21 @@ class EncodedPairs(NamedTuple):
     specials_in_text: int = 0
 
 
-class PairPipeline:
-    """Source/target preprocessing of a translation pair — tokenize, index, frame as one object.
+_REPR_FIELDS = ("src_tokenizer", "tgt_tokenizer", "src_vocab", "tgt_vocab", "max_len")
 
+
+class PairPipeline:
+    """Source/target preprocessing of a translation pair — tokenize, index, frame as one object:
     ``src → tokenize → vocab (UNK fallback) → src[:max_len]`` and
     ``tgt → tokenize → vocab → [SOS] + tgt[:max_len - 2] + [EOS]``.
 
     Args:
-        src_tokenizer: splits source texts.
-        tgt_tokenizer: splits target texts.
-        src_vocab: source token → id.
-        tgt_vocab: target token → id; must have ``sos`` and ``eos`` specials.
+        src_tokenizer, tgt_tokenizer: split the source / target texts.
+        src_vocab, tgt_vocab: token → id; ``tgt_vocab`` must have ``sos`` and ``eos``.
         max_len: the most ids per framed sequence, both sides (``None`` = no truncation).
 
     Raises:
-        ConfigError: ``max_len < 2`` (a target needs room for SOS and EOS).
-        SpecialTokenError: ``tgt_vocab`` lacks SOS or EOS.
+        ConfigError: ``max_len < 2``; SpecialTokenError: ``tgt_vocab`` lacks SOS or EOS.
     """
 
     def __init__(
@@ -389,8 +388,7 @@ class PairPipeline:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        fields = ("src_tokenizer", "tgt_tokenizer", "src_vocab", "tgt_vocab", "max_len")
-        return f"PairPipeline({', '.join(f'{f}={getattr(self, f)!r}' for f in fields)})"
+        return f"PairPipeline({', '.join(f'{f}={getattr(self, f)!r}' for f in _REPR_FIELDS)})"
 
     def save(self, path: Any) -> Any:
         """JSON plus ``.model`` files: [`save_pipeline`][seqdata.pipeline_io.save_pipeline]."""

@@ -14,7 +14,7 @@ from types import MappingProxyType
 
 from seqdata.errors import SpecialTokenError
 
-__all__ = ["DEFAULT_SPECIALS", "SPECIAL_ROLES", "check_specials", "special_id_of"]
+__all__ = ["DEFAULT_SPECIALS", "SPECIAL_ROLES", "SpecialIds", "check_specials", "special_id_of"]
 
 #: The default specials, in id order: ``PAD=0, UNK=1, SOS=2, EOS=3``.
 DEFAULT_SPECIALS: Mapping[str, str] = MappingProxyType(
@@ -103,3 +103,41 @@ def special_id_of(special_ids: Mapping[str, int], role: str) -> int:
             f"{role!r}"
         )
     return special_ids[role]
+
+
+class SpecialIds:
+    """The special-token accessors of a vocabulary (a mixin: needs ``_specials`` and
+    ``_special_ids``, role → token and role → id, in id order)."""
+
+    _specials: dict[str, str]
+    _special_ids: dict[str, int]
+
+    @property
+    def specials(self) -> dict[str, str]:
+        """Role → token, in id order."""
+        return dict(self._specials)
+
+    @property
+    def special_ids(self) -> dict[str, int]:
+        """Role → id."""
+        return dict(self._special_ids)
+
+    def special_id(self, role: str) -> int:
+        """The id of the special ``role`` (``"pad"``, ``"unk"``, ``"sos"``, ``"eos"``, …)."""
+        return special_id_of(self._special_ids, role)
+
+    @property
+    def pad_id(self) -> int:
+        return self.special_id("pad")
+
+    @property
+    def unk_id(self) -> int:
+        return self.special_id("unk")
+
+    @property
+    def sos_id(self) -> int:
+        return self.special_id("sos")
+
+    @property
+    def eos_id(self) -> int:
+        return self.special_id("eos")

@@ -54,7 +54,12 @@ from seqdata.counts import TokenCounts, count_frame, rank_tokens, token_lists_to
 from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError
 from seqdata.flat import FlatPieces, drop_empty, lookup_ids, lookup_pieces_ids
 from seqdata.sentencepiece import SentencePieceTokenizer, leading_specials
-from seqdata.specials import DEFAULT_SPECIALS, SPECIAL_ROLES, check_specials, special_id_of
+from seqdata.specials import (
+    DEFAULT_SPECIALS,
+    SPECIAL_ROLES,
+    SpecialIds,
+    check_specials,
+)
 from seqdata.vocab_file import (
     VocabFile,
     index_tokens,
@@ -142,7 +147,7 @@ def _value_set(
     return value_set
 
 
-class Vocab(VocabFile):
+class Vocab(SpecialIds, VocabFile):
     """Token ↔ id mapping with specials at the leading ids.
 
     Args:
@@ -286,36 +291,6 @@ class Vocab(VocabFile):
         """Every token in id order, specials first."""
         return tuple(self._itos)
 
-    @property
-    def specials(self) -> dict[str, str]:
-        """Role → token, in id order."""
-        return dict(self._specials)
-
-    @property
-    def special_ids(self) -> dict[str, int]:
-        """Role → id."""
-        return dict(self._special_ids)
-
-    def special_id(self, role: str) -> int:
-        """The id of the special ``role`` (``"pad"``, ``"unk"``, ``"sos"``, ``"eos"``, …)."""
-        return special_id_of(self._special_ids, role)
-
-    @property
-    def pad_id(self) -> int:
-        return self.special_id("pad")
-
-    @property
-    def unk_id(self) -> int:
-        return self.special_id("unk")
-
-    @property
-    def sos_id(self) -> int:
-        return self.special_id("sos")
-
-    @property
-    def eos_id(self) -> int:
-        return self.special_id("eos")
-
     # -- encoding ---------------------------------------------------------------------------
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
@@ -454,11 +429,8 @@ class Vocab(VocabFile):
         *,
         specials: Mapping[str, str] | None = None,
     ) -> Vocab:
-        """Read a vocabulary another tool wrote: ``"lines"``, fairseq ``dict.txt`` or ``"hf"``.
-
-        See [`read_vocab_file`][seqdata.vocab_io.read_vocab_file] for where each format puts
-        the specials; a malformed file is a ``VocabFormatError`` naming the file and line.
-        """
+        """Read a ``"lines"``, fairseq ``"fairseq"`` or ``"hf"`` vocabulary file: see
+        [`read_vocab_file`][seqdata.vocab_io.read_vocab_file]."""
         from seqdata.vocab_io import read_vocab_file
 
         return read_vocab_file(path, format, specials=specials)
@@ -470,10 +442,8 @@ class Vocab(VocabFile):
         *,
         counts: Mapping[str, int] | None = None,
     ) -> None:
-        """Write the vocabulary as another tool reads it (``"lines"``, ``"fairseq"``, ``"hf"``).
-
-        See [`write_vocab_file`][seqdata.vocab_io.write_vocab_file].
-        """
+        """Write a ``"lines"``, ``"fairseq"`` or ``"hf"`` vocabulary file: see
+        [`write_vocab_file`][seqdata.vocab_io.write_vocab_file]."""
         from seqdata.vocab_io import write_vocab_file
 
         write_vocab_file(self, path, format, counts=counts)

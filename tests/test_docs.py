@@ -247,3 +247,10 @@ def test_site_builds_strict_and_documents_every_name(tmp_path: Path) -> None:
             assert (site / "tutorials" / name).is_file(), f"{name} of {page.name} not in the site"
     index = (site / "api" / "index.html").read_text(encoding="utf-8")
     assert support.MARKER not in index and "seqdata.collate.Batch" in index
+
+
+@pytest.mark.usefixtures("_one_torch_thread")
+def test_readme_python_quickstart_prints_what_it_shows(tmp_path: Path) -> None:
+    """README.md's Python blocks run like a tutorial: the printed output is compared with
+    the ```text block after each (numbers within 10 %)."""
+    support.run_page(ROOT / "README.md", tmp_path)

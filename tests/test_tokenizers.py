@@ -239,7 +239,9 @@ def test_make_tokenizer_and_from_dict_errors(spm: SentencePieceTokenizer, tmp_pa
     assert make_tokenizer("spm", path=tmp_path / "m.model") == spm
     trained = make_tokenizer("spm", texts_or_files=CORPUS, vocab_size=30)
     assert trained == spm
-    with pytest.raises(ConfigError, match="name should be one of 'whitespace', 'char', 'spm'"):
+    with pytest.raises(
+        ConfigError, match="name should be one of 'whitespace', 'words', 'char', 'spm'"
+    ):
         make_tokenizer("bpe")
     with pytest.raises(TokenizerError, match="the tokenizer type should be one of"):
         tokenizer_from_dict({"type": "wordpiece"})
