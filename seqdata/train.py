@@ -46,7 +46,7 @@ from seqdata.lm import BPTTBatcher
 from seqdata.metrics import corpus_bleu, corpus_chrf
 from seqdata.models import Seq2Seq
 from seqdata.models._cells import State, detach_state
-from seqdata.trainer import TrainingDivergedError, train_step
+from seqdata.trainer import TrainingDivergedError, _targets, _tokens, train_step
 
 __all__ = [
     "Checkpoint",
@@ -77,16 +77,6 @@ class EpochStats:
     seconds: float
     samples_per_s: float
     tokens_per_s: float
-
-
-def _targets(model: nn.Module, batch: Batch) -> int:
-    count = getattr(model, "num_targets", None)
-    return int(count(batch)) if callable(count) else len(batch)
-
-
-def _tokens(batch: Batch) -> int:
-    tgt = 0 if batch.tgt_lengths is None else int(batch.tgt_lengths.sum())
-    return int(batch.src_lengths.sum()) + tgt
 
 
 def _num_samples(loader: Iterable[Batch]) -> int | None:
