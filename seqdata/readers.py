@@ -46,6 +46,7 @@ parquet row groups), so memory is bounded by the block and chunk sizes, not by t
 from __future__ import annotations
 
 import codecs
+import csv
 import functools
 import io
 import json
@@ -150,6 +151,8 @@ def _table_source(path: Path, fmt: str, src_col: str, tgt_col: str, encoding: st
             raise undecodable([path], encoding, err) from None
         if fmt == "jsonl":
             _first_bad_json_line(path, encoding, (src_col, tgt_col))
+        if fmt == "csv":
+            _first_bad_csv_record(path)
         raise CorpusError(f"cannot be read as {fmt} ({err})", path=path) from err
     pick(schema.names(), src_col, "src", path)
     pick(schema.names(), tgt_col, "tgt", path)
@@ -196,6 +199,8 @@ def _table_source(path: Path, fmt: str, src_col: str, tgt_col: str, encoding: st
         text_fields = (src_col, tgt_col)
         source.line_map = _check_jsonl(path, encoding, text_fields)
         source.explain = functools.partial(_first_bad_json_line, path, encoding, text_fields)
+    elif fmt == "csv":
+        source.explain = functools.partial(_first_bad_csv_record, path)
     return source
 
 
@@ -254,6 +259,25 @@ def _first_bad_json_line(path: Path, encoding: str, columns: Sequence[str]) -> N
             if text.strip():
                 _json_field_error(text, columns, path, first + i)
         first += frame.height
+
+
+def _first_bad_csv_record(path: Path) -> None:
+    """Raise the error of the first record Python's strict ``csv`` reader refuses (an
+    unbalanced quote, a stray character after a closing quote), naming the line where that
+    record starts."""
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, strict=True)
+        start = 1
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error as err:
+            raise CorpusError(
+                f"is not valid CSV from this record on ({err}); check its quotes: a "
+                'field that holds a quote character must be quoted, with the quote doubled ("")',
+                path=path,
+                line=start,
+            ) from None
 
 
 def _scan_jsonl(path: Path, encoding: str) -> pl.LazyFrame:

@@ -461,3 +461,11 @@ def test_a_prepared_folder_given_as_a_checkpoint_says_what_it_is(tmp_path: Path)
     (tmp_path / "data" / "pipeline.json").write_text("{}", encoding="utf-8")
     with pytest.raises(CheckpointError, match=r"is a prepared corpus .*not a checkpoint"):
         load_checkpoint(tmp_path / "data")
+
+
+def test_a_csv_parse_error_names_the_line_of_the_bad_record(tmp_path: Path) -> None:
+    bad = tmp_path / "pairs.csv"
+    bad.write_text('src,tgt\n"a b",c\nd,e\n"broken,f\ng,h\n', encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"pairs\.csv, line 4: is not valid CSV") as info:
+        read_pairs(bad)
+    assert info.value.line == 4
