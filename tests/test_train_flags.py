@@ -58,3 +58,24 @@ def test_impossible_recipes_are_one_line_errors(
     fed = [*base, "--out", str(tmp_path / "b"), "--input-feed", "--attention", "none"]
     assert main(fed) == 2
     assert "input_feed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("select", ["loss", "bleu"])
+def test_best_is_the_epoch_with_the_best_validation_score(
+    prepared: Path, tmp_path: Path, select: str
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", str(prepared), "--out", str(out), "--epochs", "4", "--valid", "16"]
+    argv += ["--select", select, "--bleu-pairs", "16", "--device", "cpu", "--lr", "0.02"]
+    assert main([*argv, "--embed-dim", "8", "--hidden-size", "16"]) == 0
+    lines = (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    epochs = [r for r in map(json.loads, lines) if r.get("kind") == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2, 3, 4]
+    if select == "loss":
+        best = min(epochs, key=lambda e: e["valid_loss"])  # the first of equal minima
+    else:
+        best = max(epochs, key=lambda e: e["bleu"])
+    saved = json.loads((out / "best" / "config.json").read_text(encoding="utf-8"))
+    assert saved["extra"]["epoch"] == best["epoch"]
+    last = json.loads((out / "last" / "config.json").read_text(encoding="utf-8"))
+    assert last["extra"]["epoch"] == 4
