@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Self
@@ -173,17 +174,18 @@ def tokens_from_state(state: object) -> tuple[list[str], dict[str, str]]:
     return tokens, check_specials(state["specials"])
 
 
-class VocabFile:
+class VocabFile(ABC):
     """Saving and loading of a vocabulary (`seqdata.Vocab` inherits these methods)."""
 
     _itos: list[str]
     _specials: dict[str, str]
 
     @classmethod
+    @abstractmethod
     def _from_itos(
         cls, itos: list[str], specials: dict[str, str], path: Path | None, first_line: int = 0
     ) -> Self:
-        raise NotImplementedError
+        """Build the vocabulary from its id → token list (the concrete class knows how)."""
 
     def to_dict(self) -> dict[str, Any]:
         """``{"format", "version", "specials", "tokens"}``, JSON-serialisable."""
