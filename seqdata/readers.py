@@ -46,7 +46,6 @@ parquet row groups), so memory is bounded by the block and chunk sizes, not by t
 from __future__ import annotations
 
 import codecs
-import csv
 import functools
 import io
 import json
@@ -81,6 +80,7 @@ from seqdata.sources import (
     count_lines,
     exact,
     field_exprs,
+    first_bad_csv_record,
     infer_format,
     is_utf8,
     is_utf8_error,
@@ -152,7 +152,7 @@ def _table_source(path: Path, fmt: str, src_col: str, tgt_col: str, encoding: st
         if fmt == "jsonl":
             _first_bad_json_line(path, encoding, (src_col, tgt_col))
         if fmt == "csv":
-            _first_bad_csv_record(path)
+            first_bad_csv_record(path)
         raise CorpusError(f"cannot be read as {fmt} ({err})", path=path) from err
     pick(schema.names(), src_col, "src", path)
     pick(schema.names(), tgt_col, "tgt", path)
@@ -200,7 +200,7 @@ def _table_source(path: Path, fmt: str, src_col: str, tgt_col: str, encoding: st
         source.line_map = _check_jsonl(path, encoding, text_fields)
         source.explain = functools.partial(_first_bad_json_line, path, encoding, text_fields)
     elif fmt == "csv":
-        source.explain = functools.partial(_first_bad_csv_record, path)
+        source.explain = functools.partial(first_bad_csv_record, path)
     return source
 
 
@@ -259,25 +259,6 @@ def _first_bad_json_line(path: Path, encoding: str, columns: Sequence[str]) -> N
             if text.strip():
                 _json_field_error(text, columns, path, first + i)
         first += frame.height
-
-
-def _first_bad_csv_record(path: Path) -> None:
-    """Raise the error of the first record Python's strict ``csv`` reader refuses (an
-    unbalanced quote, a stray character after a closing quote), naming the line where that
-    record starts."""
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.reader(f, strict=True)
-        start = 1
-        try:
-            for _ in reader:
-                start = reader.line_num + 1
-        except csv.Error as err:
-            raise CorpusError(
-                f"is not valid CSV from this record on ({err}); check its quotes: a "
-                'field that holds a quote character must be quoted, with the quote doubled ("")',
-                path=path,
-                line=start,
-            ) from None
 
 
 def _scan_jsonl(path: Path, encoding: str) -> pl.LazyFrame:

@@ -15,6 +15,7 @@ counting lines, checking that parallel files align, and `Source` — a corpus re
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import os
 import warnings
@@ -469,3 +470,22 @@ class Source:
 
         schema = {"src": pl.String, "tgt": pl.String, "line": pl.Int64}
         return self.lf.map_batches(check, schema=schema, streamable=True)
+
+
+def first_bad_csv_record(path: Path) -> None:
+    """Raise the error of the first record Python's strict ``csv`` reader refuses (an
+    unbalanced quote, a stray character after a closing quote), naming the line where that
+    record starts."""
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f, strict=True)
+        start = 1
+        try:
+            for _ in reader:
+                start = reader.line_num + 1
+        except csv.Error as err:
+            raise CorpusError(
+                f"is not valid CSV from this record on ({err}); check its quotes: a "
+                'field that holds a quote character must be quoted, with the quote doubled ("")',
+                path=path,
+                line=start,
+            ) from None
