@@ -69,7 +69,7 @@ PUNCTUATION = (
 
 
 def _char_class(chars: str, negate: bool = False) -> str:
-    body = "".join(f"\\u{ord(c):04x}" for c in sorted(set(chars)))  # \u escapes: read alike by Python and Rust
+    body = "".join(f"\\u{ord(c):04x}" for c in sorted(set(chars)))  # \u escapes: Python and Rust
     return f"[{'^' if negate else ''}{body}]"
 
 
