@@ -8,6 +8,7 @@ pieces in one hash probe.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -20,11 +21,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FlatPieces",
+    "LoweredForms",
     "char_pieces",
     "drop_empty",
     "flat_pieces",
     "lookup_ids",
-    "lookup_pieces_ids",
     "lower_texts",
     "whitespace_pieces",
 ]
@@ -97,12 +98,16 @@ def _lower_differs() -> tuple[str, ...]:
     ``str.lower`` disagree on, plus ``"Σ"`` (its lowercase depends on the context).
 
     Computed once per process (about 0.2 s): every code point but the surrogates and ``"\\n"``
-    lowered by both, side by side.
+    lowered by both, side by side, a plane at a time (so it needs little memory).
     """
-    chars = "\n".join(chr(c) for c in range(0x110000) if c != 10 and not 0xD800 <= c < 0xE000)
-    ours = pl.Series(chars.split("\n"))
-    python = pl.Series(chars.lower().split("\n"))
-    return (*ours.filter(ours.str.to_lowercase() != python).to_list(), "\u03a3")
+    differ: list[str] = []
+    for plane in range(0, 0x110000, 0x10000):
+        codes = range(plane, plane + 0x10000)
+        chars = "\n".join(chr(c) for c in codes if c != 10 and not 0xD800 <= c < 0xE000)
+        ours = pl.Series(chars.split("\n"))
+        python = pl.Series(chars.lower().split("\n"))
+        differ.extend(ours.filter(ours.str.to_lowercase() != python).to_list())
+    return (*differ, "\u03a3")
 
 
 @functools.cache
@@ -233,22 +238,60 @@ def lookup_ids(tokens: pa.Array | pl.Series, value_set: pa.Array, unk: int) -> n
     return np.asarray(ids.to_numpy(zero_copy_only=False), dtype=np.int32)
 
 
-def lookup_pieces_ids(
-    pieces: FlatPieces, value_set: pa.Array, unk: int, fixed_set: pa.Array | None = None
-) -> np.ndarray:
-    """`lookup_ids` of the pieces. With ``pieces.lower``, ``fixed_set`` is ``value_set`` with
-    the tokens that ``str.lower`` changes made unmatchable: a piece found there is its own
-    lowercase; only the pieces not found (capitalised or unknown words) are lowered
-    ([`lower_texts`][seqdata.flat.lower_texts]) and looked up again in ``value_set``."""
-    if not pieces.lower or fixed_set is None:
-        return lookup_ids(pieces.pieces, value_set, unk)
-    found = pc.index_in(pieces.pieces, value_set=fixed_set)
-    ids = np.array(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int32)
-    missing = np.flatnonzero(ids < 0)
-    if len(missing):
-        redo = lower_texts(pl.Series(pl.from_arrow(pieces.pieces.take(pa.array(missing)))))
-        ids[missing] = lookup_ids(redo, value_set, unk)
-    return ids
+class LoweredForms:
+    """The ids of lowercased pieces, each distinct cased form lowered once per vocabulary.
+
+    ``fixed_set`` is the vocabulary's ``value_set`` with the tokens that ``str.lower`` changes
+    made unmatchable: a piece found there is its own lowercase. A piece not found (a
+    capitalised or unknown word) is lowered ([`lower_texts`][seqdata.flat.lower_texts]) and
+    looked up in ``value_set``; the form and its id are remembered (up to ``limit`` forms), so
+    the next chunks find it in the first probe. Safe to share between threads.
+    """
+
+    def __init__(
+        self, value_set: pa.Array, fixed_set: pa.Array, unk: int, limit: int = 1 << 20
+    ) -> None:
+        self.value_set = value_set
+        self.unk = unk
+        self.limit = limit
+        self._lock = threading.Lock()
+        # (forms to probe, their ids + a trailing -1 that a missing form's -1 selects)
+        self._known = (fixed_set, _with_missing(np.arange(len(fixed_set), dtype=np.int32)))
+
+    def lookup(self, pieces: pa.Array) -> np.ndarray:
+        """int32 ``(P,)``: the id of each piece lowered (``unk`` when unknown)."""
+        forms, form_ids = self._known
+        found = pc.fill_null(pc.index_in(pieces, value_set=forms), -1)
+        ids = form_ids[np.asarray(found.to_numpy(zero_copy_only=False))]
+        missing = np.flatnonzero(ids < 0)
+        if len(missing):
+            new = pc.dictionary_encode(pieces.take(pa.array(missing)))
+            lowered = lower_texts(pl.Series(pl.from_arrow(new.dictionary)))
+            new_ids = lookup_ids(lowered, self.value_set, self.unk)
+            ids[missing] = new_ids[np.asarray(new.indices.to_numpy(zero_copy_only=False))]
+            self._remember(new.dictionary, new_ids)
+        return ids
+
+    def _remember(self, forms: pa.Array, ids: np.ndarray) -> None:
+        with self._lock:
+            known, known_ids = self._known
+            room = self.limit - (len(known_ids) - 1)
+            if room <= 0:
+                return
+            forms, ids = forms.slice(0, room), ids[:room]
+            fresh = pc.invert(pc.is_in(forms, value_set=known))  # another thread's, maybe
+            forms, ids = forms.filter(fresh), ids[np.asarray(fresh)]
+            self._known = (
+                pa.concat_arrays([known, forms.cast(pa.large_string())]),
+                _with_missing(np.concatenate([known_ids[:-1], ids])),
+            )
+
+
+def _with_missing(ids: np.ndarray) -> np.ndarray:
+    """int32 ``ids`` and a trailing ``-1``, the id that a missing form's position ``-1`` picks."""
+    out = np.empty(len(ids) + 1, dtype=np.int32)
+    out[:-1], out[-1] = ids, -1
+    return out
 
 
 def drop_empty(ids: np.ndarray, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:

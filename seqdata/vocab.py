@@ -52,7 +52,7 @@ import pyarrow as pa
 
 from seqdata.counts import TokenCounts, count_frame, rank_tokens, token_lists_to_arrow
 from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError
-from seqdata.flat import FlatPieces, drop_empty, lookup_ids, lookup_pieces_ids
+from seqdata.flat import FlatPieces, LoweredForms, drop_empty, lookup_ids
 from seqdata.sentencepiece import SentencePieceTokenizer, leading_specials
 from seqdata.specials import (
     DEFAULT_SPECIALS,
@@ -147,6 +147,16 @@ def _value_set(
     return value_set
 
 
+def _lowered_forms(vocab: Vocab, suffix: str) -> LoweredForms:
+    """The vocabulary's (cached) lookup of lowercased pieces ending in ``suffix``."""
+    lowered = vocab._lowered.get(suffix)
+    if lowered is None:
+        sets = [_value_set(vocab._value_sets, vocab._itos, suffix, f) for f in (0, 1)]
+        lowered = LoweredForms(sets[0], sets[1], vocab.unk_id)
+        lowered = vocab._lowered.setdefault(suffix, lowered)
+    return lowered
+
+
 class Vocab(SpecialIds, VocabFile):
     """Token ↔ id mapping with specials at the leading ids.
 
@@ -186,6 +196,7 @@ class Vocab(SpecialIds, VocabFile):
         self._specials = specials
         self._special_ids = {role: i for i, role in enumerate(specials)}
         self._value_sets: dict[str, pa.Array] = {}
+        self._lowered: dict[str, LoweredForms] = {}  # per suffix
         self._itos_array: np.ndarray | None = None
 
     # -- building ---------------------------------------------------------------------------
@@ -334,8 +345,7 @@ class Vocab(SpecialIds, VocabFile):
         [[4], [1, 4]]
         """
         values, offsets = self.encode_flat(token_lists)
-        flat = values.tolist()
-        bounds = offsets.tolist()
+        flat, bounds = values.tolist(), offsets.tolist()
         return [flat[a:b] for a, b in itertools.pairwise(bounds)]
 
     def lookup(self, tokens: pa.Array | pl.Series, suffix: str = "") -> np.ndarray:
@@ -353,8 +363,8 @@ class Vocab(SpecialIds, VocabFile):
     def lookup_pieces(self, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:
         """Ids of a tokenizer's [`FlatPieces`][seqdata.flat.FlatPieces]: ``(values int32
         (T,), offsets int64 (N + 1,))``, empty pieces dropped."""
-        sets = [_value_set(self._value_sets, self._itos, pieces.suffix, f) for f in (0, 1)]
-        ids = lookup_pieces_ids(pieces, sets[0], self._special_ids["unk"], sets[1])
+        forms = _lowered_forms(self, pieces.suffix) if pieces.lower else None
+        ids = forms.lookup(pieces.pieces) if forms else self.lookup(pieces.pieces, pieces.suffix)
         return drop_empty(ids, pieces)
 
     def unknown_rate(self, token_lists: Sequence[Sequence[str]] | pl.Series) -> float:

@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from seqdata.counts import TokenCounts
-from seqdata.flat import _lower_differs, lower_texts
+from seqdata.flat import LoweredForms, _lower_differs, drop_empty, flat_pieces, lower_texts
 from seqdata.pipeline import PairPipeline
 from seqdata.tokenizers import CharTokenizer, WhitespaceTokenizer
-from seqdata.vocab import Vocab
+from seqdata.vocab import Vocab, _value_set
 
 # Letters that polars and Python lowercase differently (Unicode 16 additions), Greek sigma in
 # its contexts, dotted capital I, sharp s, and whitespace that is not ASCII.
@@ -28,6 +28,13 @@ texts_strategy = st.lists(
     | st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=10),
     max_size=8,
 )
+
+
+def _ordinary_ids(vocab: Vocab) -> dict[str, int]:
+    """The plain loop's token → id map: a special written in the text is UNK (see the data
+    guarantees), so only the ordinary tokens are in it."""
+    first = len(vocab.specials)
+    return {token: i for i, token in enumerate(vocab.tokens) if i >= first}
 
 
 def test_a_capitalised_vocabulary_token_is_not_matched_by_a_lowering_pipeline() -> None:
@@ -79,9 +86,40 @@ def test_encode_flat_lower_equals_the_python_loop(texts: list[str], vocab_texts:
     pipe = PairPipeline(tok, tok, vocab, vocab)
     kept = [t for t in texts if t.lower().split()]  # an empty source is an error
     (src, src_off), (tgt, tgt_off) = pipe.encode_flat(kept, kept, num_threads=1)
-    w2i, unk = dict(zip(vocab.tokens, range(len(vocab)), strict=True)), vocab.unk_id
+    w2i, unk = _ordinary_ids(vocab), vocab.unk_id
     loop = [[w2i.get(w, unk) for w in line.lower().split()] for line in kept]
     assert [src[a:b].tolist() for a, b in itertools.pairwise(src_off)] == loop
     framed = [[vocab.sos_id, *ids, vocab.eos_id] for ids in loop]
     assert [tgt[a:b].tolist() for a, b in itertools.pairwise(tgt_off)] == framed
     assert [pipe.encode_source(t) for t in kept] == loop
+
+
+def test_a_special_written_in_the_text_is_unk_on_the_lowering_path() -> None:
+    tok = WhitespaceTokenizer(lower=True)
+    vocab = Vocab(["x"])
+    pipe = PairPipeline(tok, tok, vocab, vocab)
+    (src, _), _ = pipe.encode_flat(["<EOS> x <eos>"], ["x"], num_threads=1)
+    assert src.tolist() == [vocab.unk_id, vocab["x"], vocab.unk_id]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seen=texts_strategy,
+    texts=texts_strategy,
+    vocab_texts=texts_strategy,
+    limit=st.sampled_from([0, 2, 1 << 20]),
+)
+def test_remembered_cased_forms_keep_the_python_ids(
+    seen: list[str], texts: list[str], vocab_texts: list[str], limit: int
+) -> None:
+    # the forms lowered for earlier chunks (up to `limit` of them) are looked up directly later
+    tok = WhitespaceTokenizer(lower=True)
+    vocab = Vocab.build([[*t.split(), *tok(t)] for t in vocab_texts])
+    pieces = [flat_pieces(tok, pl.Series(batch, dtype=pl.String)) for batch in (seen, texts)]
+    forms = LoweredForms(*(_value_set({}, list(vocab.tokens), " ", f) for f in (0, 1)), 1, limit)
+    forms.lookup(pieces[0].pieces)
+    ids, offsets = drop_empty(forms.lookup(pieces[1].pieces), pieces[1])
+    w2i = _ordinary_ids(vocab)
+    loop = [[w2i.get(w, vocab.unk_id) for w in line.lower().split()] for line in texts]
+    assert [ids[a:b].tolist() for a, b in itertools.pairwise(offsets)] == loop
+    assert len(forms._known[1]) - 1 <= len(vocab) + limit

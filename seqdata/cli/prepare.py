@@ -110,7 +110,7 @@ OWNED = (
     SUMMARY_FILE,
     *SPLITS,
 )
-CHUNK_ROWS = 200_000  # rows per chunk: prepare's memory is bounded by this, not the corpus
+CHUNK_ROWS = 100_000  # rows per chunk: prepare's memory is bounded by this, not the corpus
 SPM_SAMPLE = 1_000_000  # sentences per side sentencepiece trains on (its own default cap)
 
 
@@ -312,7 +312,7 @@ def _store_summary(
 ) -> dict[str, Any]:
     from seqdata import ParallelCorpus
 
-    corpus = ParallelCorpus.load(work, mmap=True)
+    corpus = ParallelCorpus.load(work, mmap=True, verify="none")  # just written and hashed
     summary = _summary(args, pipeline, written, corpus, skipped)
     del corpus  # release the memory maps before the folder is moved
     return summary
