@@ -103,6 +103,12 @@ def _concat(parts: Sequence[Flat]) -> Flat:
     return values, offsets
 
 
+def _threads_for(n: int, threads: int) -> int:
+    """One thread for fewer than ``_MIN_CHUNK_ROWS`` texts (a ``map`` batch): starting threads
+    there costs more than it saves."""
+    return 1 if n < _MIN_CHUNK_ROWS else threads
+
+
 def _chunk_rows(n: int, threads: int, most: int | None = None) -> int:
     return min(max(-(-n // threads), _MIN_CHUNK_ROWS), most or _MAX_CHUNK_ROWS)
 
