@@ -1,7 +1,7 @@
 """Decoding speed: greedy vs beam search (beam 5), sentences per second, CPU and CUDA.
 
 Model: the default recipe's shape — GRU, embed 128, hidden 256, bidirectional encoder,
-Luong "general" attention, 8,000-id vocabularies — with random weights and EOS switched off,
+Luong "general" attention (``--attention``), 8,000-id vocabularies — with random weights and EOS switched off,
 so every output runs to the default limit ``2 * S + 10`` tokens (the worst case; a random
 model's argmax is EOS at every step or never, nothing in between). Sources: caption-like lengths
 (DESIGN.md §6: log-normal, median 11, clipped to [3, 40]), Zipf ids, batches of ``--batch``
@@ -40,9 +40,10 @@ def make_sources(n: int, vocab: int, seed: int) -> list[torch.Tensor]:
     return [torch.from_numpy(rng.choice(ranks, k, p=p)) for k in sorted(lengths, reverse=True)]
 
 
-def make_model(vocab: int, seed: int) -> Seq2Seq:
+def make_model(vocab: int, seed: int, attention: str = "general") -> Seq2Seq:
     torch.manual_seed(seed)
-    model = Seq2Seq.build(vocab, vocab, embed_dim=128, hidden_size=256).eval()
+    model = Seq2Seq.build(vocab, vocab, embed_dim=128, hidden_size=256, attention=attention)
+    model.eval()
     with torch.no_grad():
         model.decoder.out.bias[EOS] = -1e4  # never stops early: every output to its limit
     return model
@@ -85,7 +86,7 @@ def devices_for(choice: str) -> list[str]:
 
 def bench_device(dev: str, sources: list[torch.Tensor], args: argparse.Namespace) -> None:
     """Decode every source greedily and with the beam on ``dev``; print speeds and the ratio."""
-    model = make_model(args.vocab, seed=0).to(dev)
+    model = make_model(args.vocab, seed=0, attention=args.attention).to(dev)
     warm = sources[: min(args.batch, 8)]
     for beam in (1, args.beam):  # warm-up: kernels, allocator, first-call overheads
         run(model, warm, args.batch, beam, dev)
@@ -110,6 +111,12 @@ def main() -> None:
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "all", "auto"])
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--attention",
+        default="general",
+        choices=["dot", "general", "additive"],
+        help="the decoder's attention (the rnn-attention recipe uses additive)",
+    )
     parser.add_argument("--quick", action="store_true", help="64 sentences: a few seconds")
     args = parser.parse_args()
     if args.sentences is None:
@@ -121,7 +128,7 @@ def main() -> None:
     mean_len = np.mean([len(s) for s in sources])
     print(
         f"{args.sentences} sources (mean {mean_len:.1f} tokens), batch {args.batch}, "
-        f"vocab {args.vocab}, GRU 128/256 + general attention, torch threads "
+        f"vocab {args.vocab}, GRU 128/256 + {args.attention} attention, torch threads "
         f"{torch.get_num_threads()}"
     )
     for dev in devices:

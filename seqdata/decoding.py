@@ -123,6 +123,7 @@ def greedy_search(
     limits = _limits(src_lengths, max_len)  # (B,) CPU
     device = _model_device(model)
     memory, mask, enc_state = model.encode(src.to(device), src_lengths)  # (B, S, E), (B, S)
+    keys = dec.attention_keys(memory)  # (B, S, H) or None: once, not per step
     state: DecoderState = enc_state
     batch = mask.shape[0]
     limit_dev = limits.to(device)  # (B,)
@@ -131,7 +132,7 @@ def greedy_search(
     score = torch.zeros(batch, device=device)  # (B,)
     steps, atts = [], []
     for t in range(int(limits.max())):
-        out = dec.run(inp, state, memory, mask)
+        out = dec.run(inp, state, memory, mask, keys=keys)
         state = out.state
         logits = dec.project(out.features[:, 0]).float()  # (B, V)
         nxt = logits.argmax(-1)  # (B,)
@@ -196,6 +197,7 @@ def beam_search(
     batch, src_len = mask.shape
     rows = torch.arange(batch, device=device).repeat_interleave(k)  # (B*K,)
     memory, mask = memory.index_select(0, rows), mask.index_select(0, rows)  # (B*K, S, ·)
+    keys = dec.attention_keys(memory)  # (B*K, S, H) or None: once, not per step
     beam_state = select_state(state, rows)
     vocab = dec.config.vocab_size
     scores = torch.full((batch, k), float("-inf"), device=device)  # (B, K) sum of log P
@@ -209,7 +211,7 @@ def beam_search(
     inp = torch.full((batch * k, 1), cfg.sos_id, dtype=torch.long, device=device)  # (B*K, 1)
     tokens, parents, atts = [], [], []
     for t in range(int(limits.max())):
-        out = dec.run(inp, beam_state, memory, mask)
+        out = dec.run(inp, beam_state, memory, mask, keys=keys)
         logits = dec.project(out.features[:, 0]).float()  # (B*K, V)
         logp = F.log_softmax(logits, -1).view(batch, k, vocab)  # (B, K, V)
         logp = torch.where(finished[..., None], frozen, logp)

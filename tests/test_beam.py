@@ -206,3 +206,36 @@ def test_seq2seq_methods_delegate_to_the_loops():
     b = beam_search(model, src, lengths, beam=2, max_len=7)
     assert torch.equal(a.ids, b.ids)
     assert torch.equal(model.greedy(src, lengths).ids, greedy_search(model, src, lengths).ids)
+
+
+@pytest.mark.parametrize(("cell", "attention", "input_feed"), VARIANTS)
+def test_the_attention_keys_are_projected_once_per_search_not_per_step(cell, attention, input_feed):
+    model = random_model(cell, attention, input_feed)
+    proj = model.decoder.attn_proj
+    if proj is None:  # no attention, or "dot": the memory itself is the keys
+        assert model.decoder.attention_keys(torch.randn(2, 3, 8)) is None
+        return
+    with torch.no_grad():
+        model.decoder.out.bias[EOS] -= 20.0  # no EOS: every search runs all 9 steps
+    calls = []
+    proj.register_forward_hook(lambda *_: calls.append(1))
+    src, lengths = padded([[A, B, A], [B, A]])
+    for search, kwargs in ((greedy_search, {}), (beam_search, {"beam": 3})):
+        calls.clear()
+        out = search(model, src, lengths, max_len=9, **kwargs)
+        assert out.ids.shape[1] == 9 and len(calls) == 1
+
+
+@pytest.mark.parametrize(("cell", "attention", "input_feed"), VARIANTS)
+def test_precomputed_keys_give_the_same_outputs(cell, attention, input_feed):
+    model = random_model(cell, attention, input_feed)
+    src, lengths = padded([[A, B, A], [B, A]])
+    memory, mask, state = model.encode(src, lengths)
+    tgt_in = torch.tensor([[SOS, A, B], [SOS, B, B]])
+    plain = model.decoder.run(tgt_in, state, memory, mask)
+    keyed = model.decoder.run(
+        tgt_in, state, memory, mask, keys=model.decoder.attention_keys(memory)
+    )
+    torch.testing.assert_close(keyed.features, plain.features, rtol=0, atol=0)
+    if plain.attention is not None:
+        torch.testing.assert_close(keyed.attention, plain.attention, rtol=0, atol=0)

@@ -300,13 +300,21 @@ class Decoder(nn.Module):
         memory: Tensor | None = None,
         memory_mask: Tensor | None = None,
         lengths: Tensor | None = None,
+        keys: Tensor | None = None,
     ) -> DecoderOutput:
-        """Like [`features`][seqdata.models.Decoder.features], plus the attention weights."""
+        """Like [`features`][seqdata.models.Decoder.features], plus the attention weights.
+
+        ``keys``: ``attention_keys(memory)``, computed once by a loop that calls ``run`` step
+        by step (see [`attention_keys`][seqdata.models.Decoder.attention_keys]); computed
+        here when None.
+        """
         cfg = self.config
         check_ids(tgt_in, cfg.vocab_size, "tgt_in")
         emb = self.embed_dropout(embed(self.embedding, tgt_in, "tgt_in"))  # (B, T, d_w)
+        if cfg.attention is not None and keys is None:
+            keys = self.attention_keys(self._checked_memory(memory, memory_mask, tgt_in))
         if cfg.input_feed:
-            return self._run_fed(emb, state, memory, memory_mask)
+            return self._run_fed(emb, state, memory, memory_mask, keys)
         if isinstance(state, FeedState):
             raise ShapeError("this decoder has input_feed=False, but got a FeedState as state")
         if lengths is None:
@@ -317,15 +325,27 @@ class Decoder(nn.Module):
             out, _ = unpack(packed, total_length=tgt_in.shape[1])  # (B, T, H)
         weights = None
         if cfg.attention is not None:
-            out, weights = self._attend(out, memory, memory_mask)  # (B, T, H), (B, T, S)
+            out, weights = self._attend(out, memory, memory_mask, keys)  # (B, T, H), (B, T, S)
         return DecoderOutput(out, state, weights)
+
+    def attention_keys(self, memory: Tensor) -> Tensor | None:
+        """What the attention scores compare a decoder output with, per source position:
+        ``W_a m_s`` (``"general"``), ``W_k m_s`` (``"additive"``) ``(B, S, H)``; None for
+        ``"dot"`` (the memory itself) and without attention. It depends only on the encoder
+        outputs, so a decoding loop computes it once, not once per step."""
+        return None if self.attn_proj is None else self.attn_proj(memory)
 
     def project(self, features: Tensor) -> Tensor:
         """The output layer: ``(..., H)`` features → ``(..., V)`` logits."""
         return self.out(self.output_dropout(features))
 
     def _run_fed(
-        self, emb: Tensor, state: DecoderState | None, memory: Tensor | None, mask: Tensor | None
+        self,
+        emb: Tensor,
+        state: DecoderState | None,
+        memory: Tensor | None,
+        mask: Tensor | None,
+        keys: Tensor | None,
     ) -> DecoderOutput:
         """Input feeding: one cell call per step, ``h̃_{t-1}`` concatenated to the input."""
         if isinstance(state, FeedState):
@@ -338,7 +358,7 @@ class Decoder(nn.Module):
         for t in range(emb.shape[1]):
             step_in = torch.cat([emb[:, t : t + 1], feed[:, None]], dim=-1)  # (B, 1, d_w+H)
             out, rnn_state = self.rnn(step_in, rnn_state)  # (B, 1, H)
-            att, w = self._attend(out, memory, mask)  # (B, 1, H), (B, 1, S)
+            att, w = self._attend(out, memory, mask, keys)  # (B, 1, H), (B, 1, S)
             feed = att[:, 0]  # (B, H)
             outs.append(att)
             weights.append(w)
@@ -347,28 +367,28 @@ class Decoder(nn.Module):
             torch.cat(outs, dim=1), FeedState(rnn_state, feed), torch.cat(weights, dim=1)
         )
 
-    def _scores(self, out: Tensor, memory: Tensor) -> Tensor:
-        """Attention scores ``(B, T, S)`` of outputs ``(B, T, H)`` against ``(B, S, E)``."""
+    def _scores(self, out: Tensor, memory: Tensor, keys: Tensor | None) -> Tensor:
+        """Attention scores ``(B, T, S)`` of outputs ``(B, T, H)`` against the keys
+        ``(B, S, H)`` of ``memory`` ``(B, S, E)``."""
+        keys = memory if self.attn_proj is None else keys  # (B, S, H)
+        assert keys is not None  # `run` computes them
         if self.attn_v is not None:  # additive: v · tanh(W_q h_t + W_k m_s)
-            assert self.attn_proj is not None and self.attn_query is not None
-            keys = self.attn_proj(memory)  # (B, S, H)
+            assert self.attn_query is not None
             query = self.attn_query(out)  # (B, T, H)
             return self.attn_v(torch.tanh(query[:, :, None] + keys[:, None])).squeeze(-1)
-        keys = memory if self.attn_proj is None else self.attn_proj(memory)  # (B, S, H)
         return torch.bmm(out, keys.transpose(1, 2))  # (B, T, S)
 
-    def _attend(
-        self, out: Tensor, memory: Tensor | None, mask: Tensor | None
-    ) -> tuple[Tensor, Tensor]:
+    def _checked_memory(self, memory: Tensor | None, mask: Tensor | None, ids: Tensor) -> Tensor:
+        """``memory``, after checking it and ``mask`` against a batch of ``ids`` ``(B, T)``."""
         if memory is None or mask is None:
             raise ShapeError(
                 f"this decoder has attention={self.config.attention!r}, so it needs the "
                 "encoder outputs: pass memory (B, S, E) and memory_mask (B, S)"
             )
         batch, _, size = memory.shape
-        if batch != out.shape[0] or size != self.config.attended_size:
+        if batch != ids.shape[0] or size != self.config.attended_size:
             raise ShapeError(
-                f"memory should have shape (B, S, E) = ({out.shape[0]}, S, "
+                f"memory should have shape (B, S, E) = ({ids.shape[0]}, S, "
                 f"{self.config.attended_size}), but got {tuple(memory.shape)}"
             )
         if mask.shape != memory.shape[:2] or mask.dtype != torch.bool:
@@ -376,7 +396,14 @@ class Decoder(nn.Module):
                 f"memory_mask should be a bool tensor of shape {tuple(memory.shape[:2])}, but "
                 f"got dtype={mask.dtype}, shape={tuple(mask.shape)}"
             )
-        scores = self._scores(out, memory)  # (B, T, S)
+        return memory
+
+    def _attend(
+        self, out: Tensor, memory: Tensor | None, mask: Tensor | None, keys: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        memory = self._checked_memory(memory, mask, out)
+        assert mask is not None  # checked with memory
+        scores = self._scores(out, memory, keys)  # (B, T, S)
         scores = scores.masked_fill(~mask[:, None, :], float("-inf"))  # (B, T, S)
         weights = torch.softmax(scores, dim=-1)  # (B, T, S)
         context = torch.bmm(weights, memory)  # (B, T, E)

@@ -49,7 +49,7 @@ from seqdata.models._cells import (
     length_mask,
     real_positions,
 )
-from seqdata.models.decoder import Decoder, DecoderConfig
+from seqdata.models.decoder import Decoder, DecoderConfig, DecoderState
 from seqdata.models.encoder import Encoder, EncoderConfig
 
 if TYPE_CHECKING:
@@ -248,8 +248,12 @@ class Seq2Seq(nn.Module):
             return logits  # (B, Lt-1, V)
         steps = []
         inp = tgt_in[:, :1]  # (B, 1)
+        keys = self.decoder.attention_keys(memory)  # (B, S, H) or None: once, not per step
+        dec_state: DecoderState = state
         for t in range(tgt_in.shape[1]):
-            step_logits, state = self.decoder(inp, state, memory, mask)  # (B, 1, V)
+            out = self.decoder.run(inp, dec_state, memory, mask, keys=keys)
+            dec_state = out.state
+            step_logits = self.decoder.project(out.features)  # (B, 1, V)
             steps.append(step_logits)
             if t + 1 < tgt_in.shape[1]:
                 use_gold = bool(torch.rand(()) < teacher_forcing_ratio)
