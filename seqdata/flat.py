@@ -8,24 +8,20 @@ pieces in one hash probe.
 from __future__ import annotations
 
 import functools
-import threading
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from seqdata.texts import Tokenizer
 
 __all__ = [
     "FlatPieces",
-    "LoweredForms",
     "char_pieces",
     "drop_empty",
     "flat_pieces",
-    "lookup_ids",
     "lower_texts",
     "whitespace_pieces",
 ]
@@ -223,75 +219,6 @@ def flat_pieces(tokenizer: Tokenizer, texts: pl.Series) -> FlatPieces:
     arr = pa.array(token_lists, type=pa.large_list(pa.large_string()))
     bounds = np.asarray(arr.offsets, dtype=np.int64)
     return FlatPieces(arr.flatten(), bounds - bounds[0], "", None)
-
-
-def lookup_ids(tokens: pa.Array | pl.Series, value_set: pa.Array, unk: int) -> np.ndarray:
-    """int32 ``(T,)``: each token's position in ``value_set`` (large_string), ``unk`` where it
-    is missing — one Arrow hash probe per token."""
-    if isinstance(tokens, pl.Series):
-        tokens = tokens.to_arrow(compat_level=pl.CompatLevel.oldest())
-    if isinstance(tokens, pa.ChunkedArray):
-        tokens = tokens.combine_chunks()
-    if tokens.type != pa.large_string():
-        tokens = tokens.cast(pa.large_string())
-    ids = pc.fill_null(pc.index_in(tokens, value_set=value_set), unk)
-    return np.asarray(ids.to_numpy(zero_copy_only=False), dtype=np.int32)
-
-
-class LoweredForms:
-    """The ids of lowercased pieces, each distinct cased form lowered once per vocabulary.
-
-    ``fixed_set`` is the vocabulary's ``value_set`` with the tokens that ``str.lower`` changes
-    made unmatchable: a piece found there is its own lowercase. A piece not found (a
-    capitalised or unknown word) is lowered ([`lower_texts`][seqdata.flat.lower_texts]) and
-    looked up in ``value_set``; the form and its id are remembered (up to ``limit`` forms), so
-    the next chunks find it in the first probe. Safe to share between threads.
-    """
-
-    def __init__(
-        self, value_set: pa.Array, fixed_set: pa.Array, unk: int, limit: int = 1 << 20
-    ) -> None:
-        self.value_set = value_set
-        self.unk = unk
-        self.limit = limit
-        self._lock = threading.Lock()
-        # (forms to probe, their ids + a trailing -1 that a missing form's -1 selects)
-        self._known = (fixed_set, _with_missing(np.arange(len(fixed_set), dtype=np.int32)))
-
-    def lookup(self, pieces: pa.Array) -> np.ndarray:
-        """int32 ``(P,)``: the id of each piece lowered (``unk`` when unknown)."""
-        forms, form_ids = self._known
-        found = pc.fill_null(pc.index_in(pieces, value_set=forms), -1)
-        ids = form_ids[np.asarray(found.to_numpy(zero_copy_only=False))]
-        missing = np.flatnonzero(ids < 0)
-        if len(missing):
-            new = pc.dictionary_encode(pieces.take(pa.array(missing)))
-            lowered = lower_texts(pl.Series(pl.from_arrow(new.dictionary)))
-            new_ids = lookup_ids(lowered, self.value_set, self.unk)
-            ids[missing] = new_ids[np.asarray(new.indices.to_numpy(zero_copy_only=False))]
-            self._remember(new.dictionary, new_ids)
-        return ids
-
-    def _remember(self, forms: pa.Array, ids: np.ndarray) -> None:
-        with self._lock:
-            known, known_ids = self._known
-            room = self.limit - (len(known_ids) - 1)
-            if room <= 0:
-                return
-            forms, ids = forms.slice(0, room), ids[:room]
-            fresh = pc.invert(pc.is_in(forms, value_set=known))  # another thread's, maybe
-            forms, ids = forms.filter(fresh), ids[np.asarray(fresh)]
-            self._known = (
-                pa.concat_arrays([known, forms.cast(pa.large_string())]),
-                _with_missing(np.concatenate([known_ids[:-1], ids])),
-            )
-
-
-def _with_missing(ids: np.ndarray) -> np.ndarray:
-    """int32 ``ids`` and a trailing ``-1``, the id that a missing form's position ``-1`` picks."""
-    out = np.empty(len(ids) + 1, dtype=np.int32)
-    out[:-1], out[-1] = ids, -1
-    return out
 
 
 def drop_empty(ids: np.ndarray, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:

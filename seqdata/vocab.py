@@ -52,7 +52,8 @@ import pyarrow as pa
 
 from seqdata.counts import TokenCounts, count_frame, rank_tokens, token_lists_to_arrow
 from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError
-from seqdata.flat import FlatPieces, LoweredForms, drop_empty, lookup_ids
+from seqdata.flat import FlatPieces, drop_empty
+from seqdata.lookup import TokenLookup, as_large_strings
 from seqdata.sentencepiece import SentencePieceTokenizer, leading_specials
 from seqdata.specials import (
     DEFAULT_SPECIALS,
@@ -147,14 +148,15 @@ def _value_set(
     return value_set
 
 
-def _lowered_forms(vocab: Vocab, suffix: str) -> LoweredForms:
-    """The vocabulary's (cached) lookup of lowercased pieces ending in ``suffix``."""
-    lowered = vocab._lowered.get(suffix)
-    if lowered is None:
-        sets = [_value_set(vocab._value_sets, vocab._itos, suffix, f) for f in (0, 1)]
-        lowered = LoweredForms(sets[0], sets[1], vocab.unk_id)
-        lowered = vocab._lowered.setdefault(suffix, lowered)
-    return lowered
+def _token_lookup(vocab: Vocab, suffix: str, lower: bool) -> TokenLookup:
+    """The vocabulary's (cached) lookup of tokens ending in ``suffix``, lowered or exact."""
+    key = (suffix, lower)
+    found = vocab._lookups.get(key)
+    if found is None:
+        values = _value_set(vocab._value_sets, vocab._itos, suffix)
+        fixed = _value_set(vocab._value_sets, vocab._itos, suffix, 1) if lower else None
+        found = vocab._lookups.setdefault(key, TokenLookup(values, vocab.unk_id, fixed))
+    return found
 
 
 class Vocab(SpecialIds, VocabFile):
@@ -196,7 +198,7 @@ class Vocab(SpecialIds, VocabFile):
         self._specials = specials
         self._special_ids = {role: i for i, role in enumerate(specials)}
         self._value_sets: dict[str, pa.Array] = {}
-        self._lowered: dict[str, LoweredForms] = {}  # per suffix
+        self._lookups: dict[tuple[str, bool], TokenLookup] = {}  # per (suffix, lower)
         self._itos_array: np.ndarray | None = None
 
     # -- building ---------------------------------------------------------------------------
@@ -356,15 +358,12 @@ class Vocab(SpecialIds, VocabFile):
             suffix: a string every token carries at its end (the whitespace tokenizer's
                 zero-copy pieces keep their separator); it is matched, not looked up.
         """
-        return lookup_ids(
-            tokens, _value_set(self._value_sets, self._itos, suffix), self._special_ids["unk"]
-        )
+        return _token_lookup(self, suffix, False).lookup(as_large_strings(tokens))
 
     def lookup_pieces(self, pieces: FlatPieces) -> tuple[np.ndarray, np.ndarray]:
         """Ids of a tokenizer's [`FlatPieces`][seqdata.flat.FlatPieces]: ``(values int32
         (T,), offsets int64 (N + 1,))``, empty pieces dropped."""
-        forms = _lowered_forms(self, pieces.suffix) if pieces.lower else None
-        ids = forms.lookup(pieces.pieces) if forms else self.lookup(pieces.pieces, pieces.suffix)
+        ids = _token_lookup(self, pieces.suffix, pieces.lower).lookup(pieces.pieces)
         return drop_empty(ids, pieces)
 
     def unknown_rate(self, token_lists: Sequence[Sequence[str]] | pl.Series) -> float:

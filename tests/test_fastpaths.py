@@ -11,11 +11,15 @@ import itertools
 from collections import Counter
 
 import polars as pl
+import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import seqdata.lookup as lookup_module
 from seqdata.counts import TokenCounts
-from seqdata.flat import LoweredForms, _lower_differs, drop_empty, flat_pieces, lower_texts
+from seqdata.flat import _lower_differs, drop_empty, flat_pieces, lower_texts
+from seqdata.lookup import TokenLookup
 from seqdata.pipeline import PairPipeline
 from seqdata.tokenizers import CharTokenizer, WhitespaceTokenizer
 from seqdata.vocab import Vocab, _value_set
@@ -77,15 +81,23 @@ def test_char_counts_equal_a_counter(texts: list[str]) -> None:
     assert counts.to_dict() == dict(Counter(ch for text in texts for ch in text))
 
 
+# `seqdata.lookup` probes with Arrow's index_in (factor 0: always) or a dict (huge: always)
+probe_paths = st.sampled_from([0, 10**9])
+
+
 @settings(max_examples=150, deadline=None)
-@given(texts=texts_strategy, vocab_texts=texts_strategy)
-def test_encode_flat_lower_equals_the_python_loop(texts: list[str], vocab_texts: list[str]) -> None:
+@given(texts=texts_strategy, vocab_texts=texts_strategy, factor=probe_paths)
+def test_encode_flat_lower_equals_the_python_loop(
+    texts: list[str], vocab_texts: list[str], factor: int
+) -> None:
     tok = WhitespaceTokenizer(lower=True)
     # raw tokens too: a vocabulary token that str.lower changes must never match a piece
     vocab = Vocab.build([[*t.split(), *tok(t)] for t in vocab_texts])
     pipe = PairPipeline(tok, tok, vocab, vocab)
     kept = [t for t in texts if t.lower().split()]  # an empty source is an error
-    (src, src_off), (tgt, tgt_off) = pipe.encode_flat(kept, kept, num_threads=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lookup_module, "_INDEX_IN_FACTOR", factor)
+        (src, src_off), (tgt, tgt_off) = pipe.encode_flat(kept, kept, num_threads=1)
     w2i, unk = _ordinary_ids(vocab), vocab.unk_id
     loop = [[w2i.get(w, unk) for w in line.lower().split()] for line in kept]
     assert [src[a:b].tolist() for a, b in itertools.pairwise(src_off)] == loop
@@ -108,18 +120,39 @@ def test_a_special_written_in_the_text_is_unk_on_the_lowering_path() -> None:
     texts=texts_strategy,
     vocab_texts=texts_strategy,
     limit=st.sampled_from([0, 2, 1 << 20]),
+    factor=probe_paths,
 )
 def test_remembered_cased_forms_keep_the_python_ids(
-    seen: list[str], texts: list[str], vocab_texts: list[str], limit: int
+    seen: list[str], texts: list[str], vocab_texts: list[str], limit: int, factor: int
 ) -> None:
     # the forms lowered for earlier chunks (up to `limit` of them) are looked up directly later
     tok = WhitespaceTokenizer(lower=True)
     vocab = Vocab.build([[*t.split(), *tok(t)] for t in vocab_texts])
     pieces = [flat_pieces(tok, pl.Series(batch, dtype=pl.String)) for batch in (seen, texts)]
-    forms = LoweredForms(*(_value_set({}, list(vocab.tokens), " ", f) for f in (0, 1)), 1, limit)
-    forms.lookup(pieces[0].pieces)
-    ids, offsets = drop_empty(forms.lookup(pieces[1].pieces), pieces[1])
-    w2i = _ordinary_ids(vocab)
+    value_set, fixed_set = (_value_set({}, list(vocab.tokens), " ", f) for f in (0, 1))
+    forms = TokenLookup(value_set, vocab.unk_id, fixed_set, len(vocab) + limit)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lookup_module, "_INDEX_IN_FACTOR", factor)
+        forms.lookup(pieces[0].pieces)
+        ids, offsets = drop_empty(forms.lookup(pieces[1].pieces), pieces[1])
+    w2i = dict(zip(vocab.tokens, range(len(vocab)), strict=True))  # no special masking here
     loop = [[w2i.get(w, vocab.unk_id) for w in line.lower().split()] for line in texts]
     assert [ids[a:b].tolist() for a, b in itertools.pairwise(offsets)] == loop
-    assert len(forms._known[1]) - 1 <= len(vocab) + limit
+    assert forms._known is not None and len(forms._known) <= len(vocab) + limit
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    tokens=st.lists(st.text(alphabet="abAB é", max_size=4), max_size=30),
+    vocab_tokens=st.lists(st.text(alphabet="abAB é", min_size=1, max_size=4), unique=True),
+    factor=probe_paths,
+)
+def test_the_exact_lookup_is_a_dict_lookup_on_both_probe_paths(
+    tokens: list[str], vocab_tokens: list[str], factor: int
+) -> None:
+    value_set = pa.array(vocab_tokens, pa.large_string())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lookup_module, "_INDEX_IN_FACTOR", factor)
+        ids = TokenLookup(value_set, unk=-7).lookup(pa.array(tokens, pa.large_string()))
+    w2i = {t: i for i, t in enumerate(vocab_tokens)}
+    assert ids.tolist() == [w2i.get(t, -7) for t in tokens]

@@ -32,6 +32,7 @@ LAYERS = {
     "seqdata.stats": 2,
     "seqdata.tokenizers": 3,
     "seqdata.counts": 3,
+    "seqdata.lookup": 3,
     "seqdata.vocab_file": 3,
     "seqdata.chunks": 4,
     "seqdata.hf": 3,
