@@ -258,6 +258,7 @@ def cli_prepare(src: Path, tgt: Path, args: argparse.Namespace) -> dict[str, Any
             runs[mode].append(_cli_once(cmd, args.cores))
             shutil.rmtree(out, ignore_errors=True)
     result: dict[str, Any] = {"cores": args.cores, "load_avg": os.getloadavg()[0]}
+    result["startup"] = _cli_once([*base[:4], "--help"], args.cores)  # imports + argparse
     for mode, rs in runs.items():
         result[mode] = {
             "wall_s": statistics.median(r["wall_s"] for r in rs),
@@ -278,6 +279,11 @@ def print_cli(r: dict[str, Any]) -> None:
             f"cli     {flag or '(cased)':8s} {m['wall_s']:6.1f} s wall (median of {walls}), "
             f"{m['cpu_s']:6.1f} s CPU, peak {m['peak_mb']:6.0f} MiB"
         )
+    start = r["startup"]
+    print(
+        f"cli     startup (prepare --help): {start['wall_s']:.1f} s wall, "
+        f"peak {start['peak_mb']:.0f} MiB (included in the times above)"
+    )
     overhead = 100 * (r["lower"]["wall_s"] / r["plain"]["wall_s"] - 1)
     peak = max(r["plain"]["peak_mb"], r["lower"]["peak_mb"])
     print(
