@@ -25,15 +25,21 @@ clipped to [1, 400]); target ≈ 0.95 × source with noise, ~1% misaligned pairs
 lengths; words drawn from a Zipf law (s = 1.1) over 50,000 types. Generated once into
 ``--data-dir`` (default ``/tmp/seqdata-bench``), reused afterwards.
 
-Real text (``--real``): the ``bible`` task's verse pairs and the ``dates`` task's dates in 13
-languages (three per line, most lines non-ASCII), sampled to each size; per corpus, in one
-process: counting (``Counter`` vs ``TokenCounts``, with and without ``lower``), encoding
-(the plain-Python ``lower().split()`` + dict loop vs ``encode_flat(lower=True)``) and the
-whole ``prepare`` (serial ``build_from_chunks`` + ``write_chunks`` vs the overlapped
-``seqdata.prepare.prepare_corpus``), with wall and CPU seconds and the load average.
+Real text (``--real``, corpora and measurements in ``benchmarks/bench_real.py``): the
+``bible`` task's verse pairs, the ``dates`` task's dates in 13 languages (three per line, most
+lines non-ASCII) and ``mix`` (29,000 distinct pairs replicated, like a captions corpus:
+12-word bible verse heads → three dates, non-ASCII on most lines), sampled to each size; per
+corpus, in one process: counting (``Counter`` vs ``TokenCounts``, with and without ``lower``),
+encoding (the plain-Python ``lower().split()`` + dict loop vs ``encode_flat(lower=True)``) and
+the whole ``prepare`` (serial ``build_from_chunks`` + ``write_chunks`` vs the overlapped
+``seqdata.prepare.prepare_corpus``), with wall and CPU seconds and the load average; then the
+command line ``seqdata prepare --min-freq 2 --quiet`` without and with ``--lower``,
+interleaved, each run in its own subprocess (``--cli-repeat`` times each, pinned to
+``--cores``): median wall, CPU, peak RSS, the ``--lower`` overhead and "peak <= 1 GiB".
 
     python benchmarks/bench_scale.py                      # 1M and 5M, both paths
     python benchmarks/bench_scale.py --real --sizes 5000000 --cores 2 --chunk-rows 200000
+    python benchmarks/bench_scale.py --real mix --sizes 200000 --cores 0 --cli-repeat 1
     python benchmarks/bench_scale.py --sizes 200000 --cases streaming
 """
 
@@ -48,6 +54,9 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_real import REAL_CORPORA, cli_prepare, print_cli, print_real, real_corpus, run_real
 
 GEN_CHUNK = 250_000
 
@@ -244,148 +253,6 @@ def run_chunked(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-# --------------------------------------------------------------------------- real text
-
-
-def real_corpus(data_dir: Path, name: str, n: int) -> tuple[Path, Path]:
-    """``n`` real pairs as two line files: ``bible`` (ASV → WEB verses, English, mean ≈ 29
-    words) or ``dates`` (dates written in 13 languages, three per line so a line has ≈ 12
-    words and most lines have non-ASCII characters → ISO dates), sampled with replacement."""
-    import numpy as np
-    import polars as pl
-
-    from seqdata.tasks import load_task
-
-    src_path, tgt_path = data_dir / f"{name}{n}.src", data_dir / f"{name}{n}.tgt"
-    if src_path.exists() and tgt_path.exists():
-        return src_path, tgt_path
-    data_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    frame = load_task(name) if name == "bible" else load_task("dates", 40_000)
-    if name == "bible":
-        picks = rng.integers(0, frame.height, n)
-        src, tgt = frame["src"].gather(picks), frame["tgt"].gather(picks)
-    else:
-        picks = rng.integers(0, frame.height, (n, 3))
-        cols = [
-            frame.select(pl.col(c).gather(picks[:, k]).alias(f"{c}{k}"))
-            for c in ("src", "tgt")
-            for k in range(3)
-        ]
-        wide = pl.concat(cols, how="horizontal")
-        src = wide.select(pl.concat_str(["src0", "src1", "src2"], separator=" ; ")).to_series()
-        tgt = wide.select(pl.concat_str(["tgt0", "tgt1", "tgt2"], separator=" ; ")).to_series()
-    for path, texts in ((src_path, src), (tgt_path, tgt)):
-        pl.DataFrame({"x": texts}).write_csv(path, include_header=False, quote_style="never")
-    return src_path, tgt_path
-
-
-def _timed(fn: Any) -> tuple[float, float, Any]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = fn()
-    return time.perf_counter() - wall, time.process_time() - cpu, out
-
-
-def run_real(args: argparse.Namespace) -> dict[str, Any]:
-    """Counting, encoding and ``prepare`` on a real corpus, each beside its plain-Python
-    counterpart in the same process: ``Counter.update(line.split())``, the notes' loop
-    ``[w2i.get(w, UNK) for w in line.lower().split()]`` + framing, and the serial
-    ``build_from_chunks`` + ``write_chunks``."""
-    import shutil
-    from collections import Counter
-
-    from seqdata.corpus import ParallelCorpus
-    from seqdata.counts import TokenCounts
-    from seqdata.pipeline import PairPipeline
-    from seqdata.prepare import prepare_corpus
-    from seqdata.readers import iter_parallel_chunks
-    from seqdata.tokenizers import WhitespaceTokenizer
-
-    def chunks() -> Any:
-        return iter_parallel_chunks(args.src, args.tgt, args.chunk_rows)
-
-    r: dict[str, Any] = {}
-    sample = next(iter(iter_parallel_chunks(args.src, args.tgt, 500_000)))
-    texts = sample["src"]  # the side with the non-ASCII text for dates
-    lines = texts.to_list()
-    r["count_tokens"] = sum(len(line.split()) for line in lines)
-
-    def counter() -> Counter[str]:
-        counts: Counter[str] = Counter()
-        for line in lines:
-            counts.update(line.split())
-        return counts
-
-    r["counter_s"] = min(_timed(counter)[0] for _ in range(2))
-    for lower in (False, True):
-        tok = WhitespaceTokenizer(lower=lower)
-        r[f"tokencounts_lower{lower:d}_s"] = min(
-            _timed(lambda tok=tok: TokenCounts().update_texts(texts, tok).to_frame())[0]
-            for _ in range(2)
-        )
-    tok = WhitespaceTokenizer(lower=True)
-    pipe = PairPipeline.build(texts, sample["tgt"], tok, min_freq=2)
-    w2i = {w: i for i, w in enumerate(pipe.src_vocab.tokens)}
-    t2i = {w: i for i, w in enumerate(pipe.tgt_vocab.tokens)}
-    tgt_lines = sample["tgt"].to_list()
-
-    def loop() -> list[Any]:
-        return [
-            ([w2i.get(w, 1) for w in a.lower().split()],
-             [2, *(t2i.get(w, 1) for w in b.lower().split()), 3])
-            for a, b in zip(lines, tgt_lines, strict=True)
-        ]  # fmt: skip
-
-    r["python_encode_s"] = min(_timed(loop)[0] for _ in range(2))
-    r["encode_flat_s"] = min(
-        _timed(lambda: pipe.encode_flat(texts, sample["tgt"]))[0] for _ in range(2)
-    )
-    out = args.src.parent / "real.store"
-    for lower in (False, True):
-        tok = WhitespaceTokenizer(lower=lower)
-        shutil.rmtree(out, ignore_errors=True)
-
-        def serial(tok: Any = tok) -> Any:
-            built = PairPipeline.build_from_chunks(chunks, tok, tok, min_freq=args.min_freq)
-            return ParallelCorpus.write_chunks(out, chunks, built)
-
-        if not args.skip_serial:
-            r[f"serial_lower{lower:d}_s"], r[f"serial_lower{lower:d}_cpu_s"], _ = _timed(serial)
-            shutil.rmtree(out, ignore_errors=True)
-        wall, cpu, (_, stats) = _timed(
-            lambda tok=tok: prepare_corpus(out, chunks, tok, min_freq=args.min_freq)
-        )
-        r[f"prepare_lower{lower:d}_s"], r[f"prepare_lower{lower:d}_cpu_s"] = wall, cpu
-        r["pairs"] = stats.examples
-        shutil.rmtree(out, ignore_errors=True)
-    r["load_avg"] = os.getloadavg()[0]
-    return r
-
-
-def print_real(name: str, r: dict[str, Any]) -> None:
-    mtok = r["count_tokens"] / 1e6
-    print(f"## {name}: {r['pairs']:,} pairs (load average {r['load_avg']:.1f})")
-    print(f"count   Counter           {mtok / r['counter_s']:6.1f} Mtok/s")
-    for lower in (0, 1):
-        rate = mtok / r[f"tokencounts_lower{lower}_s"]
-        print(
-            f"count   TokenCounts lower={lower} {rate:6.1f} Mtok/s  "
-            f"= {r['counter_s'] / r[f'tokencounts_lower{lower}_s']:.1f}x Counter"
-        )
-    ratio = r["python_encode_s"] / r["encode_flat_s"]
-    print(f"encode  lower=True: encode_flat {ratio:.1f}x the plain-Python loop")
-    for lower in (0, 1):
-        new = f"prepare_lower{lower}"
-        line = f"prepare lower={lower}: {r[new + '_s']:.1f} s wall, {r[new + '_cpu_s']:.1f} s CPU"
-        if f"serial_lower{lower}_s" in r:
-            old = f"serial_lower{lower}"
-            line += (
-                f"  (serial: {r[old + '_s']:.1f} s wall, {r[old + '_cpu_s']:.1f} s CPU; "
-                f"{r[old + '_s'] / r[new + '_s']:.2f}x)"
-            )
-        print(line, flush=True)
-
-
 CASES = {
     "memory": run_memory,
     "streaming": run_streaming,
@@ -453,10 +320,13 @@ def main() -> None:
     p.add_argument(
         "--real",
         nargs="*",
-        choices=["bible", "dates"],
-        help="real text instead: the bible and/or dates corpora at --sizes (default both)",
+        choices=REAL_CORPORA,
+        help="real text instead: some of the bible, dates, mix corpora at --sizes (default all)",
     )
     p.add_argument("--skip-serial", action="store_true", help="--real: no serial prepare")
+    p.add_argument(
+        "--cli-repeat", type=int, default=2, help="--real: seqdata prepare runs per mode (0: none)"
+    )
     p.add_argument("--child", choices=list(CASES), help=argparse.SUPPRESS)
     p.add_argument("--src", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--tgt", type=Path, help=argparse.SUPPRESS)
@@ -466,9 +336,11 @@ def main() -> None:
         return
     if args.real is not None:
         for n in args.sizes:
-            for name in args.real or ["bible", "dates"]:
+            for name in args.real or REAL_CORPORA:
                 src, tgt = real_corpus(args.data_dir, name, n)
                 print_real(name, spawn("real", src, tgt, args))
+                if args.cli_repeat > 0:
+                    print_cli(cli_prepare(src, tgt, args))
         return
     cores = f"{args.cores} core(s)" if args.cores else "all cores"
     print(
