@@ -1,13 +1,13 @@
 """Decoding speed: greedy vs beam search (beam 5), sentences per second, CPU and CUDA.
 
 Model: the default recipe's shape — GRU, embed 128, hidden 256, bidirectional encoder,
-Luong "general" attention (``--attention``), 8,000-id vocabularies — with random weights and EOS switched off,
-so every output runs to the default limit ``2 * S + 10`` tokens (the worst case; a random
-model's argmax is EOS at every step or never, nothing in between). Sources: caption-like lengths
-(DESIGN.md §6: log-normal, median 11, clipped to [3, 40]), Zipf ids, batches of ``--batch``
-sentences sorted by length. Prints sentences/s, output tokens/s and the beam/greedy ratio
-(beam search does ``K`` times the work per step, batched, so the ratio shows what batching
-the beams buys).
+Luong "general" attention (``--attention``), 8,000-id vocabularies — with random weights and
+EOS switched off, so every output runs to the default limit ``2 * S + 10`` tokens (the worst
+case; a random model's argmax is EOS at every step or never, nothing in between). Sources:
+caption-like lengths (DESIGN.md §6: log-normal, median 11, clipped to [3, 40]), Zipf ids,
+batches of ``--batch`` sentences sorted by length. Prints sentences/s, output tokens/s and
+the beam/greedy ratio (beam search does ``K`` times the work per step, batched, so the ratio
+shows what batching the beams buys).
 
     python benchmarks/bench_decode.py [--sentences 512] [--batch 64] [--device cpu|cuda|all|auto]
     python benchmarks/bench_decode.py --device cuda --quick    # a few seconds (gpu_check.sh)

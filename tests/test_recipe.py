@@ -22,12 +22,12 @@ DOCUMENTED = {
     "input_feed": False,
     "dropout": 0.3,
     "label_smoothing": 0.1,
-    "lr": 1e-3,
+    "lr": 2e-3,
     "lr_schedule": "plateau",
     "epochs": 15,
     "patience": 3,
     "select": "bleu",
-    "max_tokens": 4096,
+    "max_tokens": 1024,
 }
 """What the brief, ``--help`` and docs/tutorials/08-translation-recipe.md promise."""
 
@@ -73,7 +73,7 @@ def test_flags_and_config_override_the_preset(tmp_path: Path) -> None:
     config.write_text("recipe: rnn-attention\nlabel-smoothing: 0.2\nlr: 0.004\n", "utf-8")
     args = _resolve("--config", str(config), "--lr", "0.003")
     assert (args.recipe, args.label_smoothing, args.lr) == ("rnn-attention", 0.2, 0.003)
-    assert args.max_tokens == 4096 and args.patience == 3
+    assert args.max_tokens == 1024 and args.patience == 3
 
 
 def test_an_unknown_recipe_in_a_config_file_names_the_choices(tmp_path: Path) -> None:

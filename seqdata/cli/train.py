@@ -204,8 +204,8 @@ def _add_recipe_flag(p: argparse.ArgumentParser) -> None:
         default=None,
         help="a named preset of the options above, under --config and the flags. "
         "rnn-attention: --cell gru --embed-dim 256 --hidden-size 512 --attention additive "
-        "--dropout 0.3 --label-smoothing 0.1 --lr 0.001 --lr-schedule plateau --epochs 15 "
-        "--patience 3 --select bleu --max-tokens 4096 (no input feeding); decode its runs "
+        "--dropout 0.3 --label-smoothing 0.1 --lr 0.002 --lr-schedule plateau --epochs 15 "
+        "--patience 3 --select bleu --max-tokens 1024 (no input feeding); decode its runs "
         "with evaluate/translate --beam 5",
     )
 
