@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FlatPieces",
+    "as_large_strings",
     "char_pieces",
     "drop_empty",
     "flat_pieces",
@@ -51,13 +52,20 @@ _ASCII_WS = np.zeros(256, dtype=bool)
 _ASCII_WS[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 
 
+def as_large_strings(tokens: pa.Array | pa.ChunkedArray | pl.Series) -> pa.Array:
+    """``tokens`` as one Arrow ``large_string`` array (no copy when it already is one)."""
+    if isinstance(tokens, pl.Series):
+        tokens = tokens.to_arrow(compat_level=pl.CompatLevel.oldest())
+    if isinstance(tokens, pa.ChunkedArray):
+        tokens = tokens.combine_chunks()
+    if tokens.type != pa.large_string():
+        tokens = tokens.cast(pa.large_string())
+    return tokens
+
+
 def _string_buffers(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     """(UTF-8 bytes, int64 offsets of length N+1 starting at 0) of a String Series."""
-    arr = series.to_arrow(compat_level=pl.CompatLevel.oldest())
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.type != pa.large_string():
-        arr = arr.cast(pa.large_string())
+    arr = as_large_strings(series)
     buffers = arr.buffers()
     offsets = np.frombuffer(buffers[1], dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
     if buffers[2] is None:

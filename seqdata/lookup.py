@@ -27,23 +27,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from seqdata.flat import lower_texts
+from seqdata.flat import as_large_strings, lower_texts
 
-__all__ = ["FormIds", "TokenLookup", "as_large_strings"]
+__all__ = ["FormIds", "TokenLookup"]
 
 _INDEX_IN_FACTOR = 2  # `index_in` for inputs of at least this many times the value set
 _EXTRA_FORMS = 1 << 12  # forms remembered beyond twice the vocabulary (see TokenLookup)
-
-
-def as_large_strings(tokens: pa.Array | pa.ChunkedArray | pl.Series) -> pa.Array:
-    """``tokens`` as one Arrow ``large_string`` array (no copy when it already is one)."""
-    if isinstance(tokens, pl.Series):
-        tokens = tokens.to_arrow(compat_level=pl.CompatLevel.oldest())
-    if isinstance(tokens, pa.ChunkedArray):
-        tokens = tokens.combine_chunks()
-    if tokens.type != pa.large_string():
-        tokens = tokens.cast(pa.large_string())
-    return tokens
 
 
 class FormIds:

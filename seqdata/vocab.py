@@ -52,8 +52,8 @@ import pyarrow as pa
 
 from seqdata.counts import TokenCounts, count_frame, rank_tokens, token_lists_to_arrow
 from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError
-from seqdata.flat import FlatPieces, drop_empty
-from seqdata.lookup import TokenLookup, as_large_strings
+from seqdata.flat import FlatPieces, as_large_strings, drop_empty
+from seqdata.lookup import TokenLookup
 from seqdata.sentencepiece import SentencePieceTokenizer, leading_specials
 from seqdata.specials import (
     DEFAULT_SPECIALS,
