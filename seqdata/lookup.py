@@ -42,25 +42,32 @@ class FormIds:
         forms: ``(F,)`` distinct ``large_string`` forms.
         ids: ``(F,)`` their ids.
 
-    Safe to share between threads: a probe reads one consistent snapshot; `add` swaps in a
-    new one (and adds to the dict in place, which only ever gains correct entries).
+    Adding ``n`` forms costs ``O(n)``: they go into the dict and join a list of Arrow chunks,
+    which are concatenated into one value set only when a large input needs ``index_in``
+    (a probe of ``2 F`` tokens or more, which pays ``O(F)`` anyway).
+
+    Safe to share between threads: the dict only ever gains correct entries, and the Arrow
+    value set is one snapshot, rebuilt under the lock after an `add`.
     """
 
     def __init__(self, forms: pa.Array, ids: np.ndarray) -> None:
+        forms = as_large_strings(forms)
+        self._chunks: list[tuple[pa.Array, np.ndarray]] = [(forms, ids.astype(np.int32))]
+        self._size = len(forms)
         # (forms, their ids + a trailing -1 that the position -1 of a missing form picks)
-        self._state = (as_large_strings(forms), _with_missing(ids))
+        self._arrow: tuple[pa.Array, np.ndarray] | None = None
         self._table: dict[str, int] | None = None  # the same mapping as a dict, built lazily
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._state[0])
+        return self._size
 
     def probe(self, tokens: pa.Array) -> np.ndarray:
         """int32 ``(T,)``: each token's id, ``-1`` where it is not a form."""
-        forms, ids = self._state
         if len(tokens) == 0:
             return np.zeros(0, dtype=np.int32)
-        if len(tokens) >= _INDEX_IN_FACTOR * len(forms):
+        if len(tokens) >= _INDEX_IN_FACTOR * self._size:
+            forms, ids = self._value_set()
             found = pc.fill_null(pc.index_in(tokens, value_set=forms), -1)
             return ids[np.asarray(found.to_numpy(zero_copy_only=False))]
         encoded = pc.dictionary_encode(tokens)  # the distinct tokens, and which each one is
@@ -72,26 +79,52 @@ class FormIds:
     def add(self, forms: pa.Array, ids: np.ndarray, limit: int) -> None:
         """Add ``forms`` ``(N,)`` with ``ids`` ``(N,)``, while there are fewer than ``limit``."""
         with self._lock:
-            known, known_ids = self._state
-            room = limit - len(known)
+            room = limit - self._size
             if room <= 0:
                 return
-            forms, ids = as_large_strings(forms).slice(0, room), ids[:room]
-            fresh = pc.invert(pc.is_in(forms, value_set=known))  # another thread's, maybe
-            forms, ids = forms.filter(fresh), ids[np.asarray(fresh)]
-            if self._table is not None:
-                self._table.update(zip(forms.to_pylist(), ids.tolist(), strict=True))
-            self._state = (
-                pa.concat_arrays([known, forms]),
-                _with_missing(np.concatenate([known_ids[:-1], ids])),
-            )
+            table = self._build_dict()
+            forms = as_large_strings(forms)
+            fresh: dict[str, int] = {}  # form -> its first row; known ones skipped
+            for row, form in enumerate(forms.to_pylist()):
+                if len(fresh) == room:
+                    break
+                if form not in table:  # another thread may have added it
+                    fresh.setdefault(form, row)
+            if not fresh:
+                return
+            rows = np.fromiter(fresh.values(), np.int64, len(fresh))
+            table.update(zip(fresh, ids[rows].tolist(), strict=True))
+            self._chunks.append((forms.take(pa.array(rows)), ids[rows].astype(np.int32)))
+            self._size += len(fresh)
+            self._arrow = None
+
+    def _value_set(self) -> tuple[pa.Array, np.ndarray]:
+        """The Arrow value set and its ids (with the trailing ``-1``), one snapshot."""
+        state = self._arrow
+        if state is None:
+            with self._lock:
+                if self._arrow is None:
+                    forms = pa.concat_arrays([chunk for chunk, _ in self._chunks])
+                    ids = np.concatenate([chunk_ids for _, chunk_ids in self._chunks])
+                    self._chunks = [(forms, ids)]
+                    self._arrow = (forms, _with_missing(ids))
+                state = self._arrow
+        return state
 
     def _dict(self) -> dict[str, int]:
-        if self._table is None:
+        table = self._table
+        if table is None:
             with self._lock:
-                if self._table is None:
-                    forms, ids = self._state
-                    self._table = dict(zip(forms.to_pylist(), ids[:-1].tolist(), strict=True))
+                table = self._build_dict()
+        return table
+
+    def _build_dict(self) -> dict[str, int]:
+        """The dict, built from the chunks if it is not yet (call with the lock held)."""
+        if self._table is None:
+            table: dict[str, int] = {}
+            for forms, ids in self._chunks:
+                table.update(zip(forms.to_pylist(), ids.tolist(), strict=True))
+            self._table = table
         return self._table
 
 

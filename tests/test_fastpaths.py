@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 import seqdata.lookup as lookup_module
 from seqdata.counts import TokenCounts
 from seqdata.flat import _lower_differs, drop_empty, flat_pieces, lower_texts
-from seqdata.lookup import TokenLookup
+from seqdata.lookup import FormIds, TokenLookup
 from seqdata.pipeline import PairPipeline
 from seqdata.tokenizers import CharTokenizer, WhitespaceTokenizer
 from seqdata.vocab import Vocab, _value_set
@@ -156,3 +157,35 @@ def test_the_exact_lookup_is_a_dict_lookup_on_both_probe_paths(
         ids = TokenLookup(value_set, unk=-7).lookup(pa.array(tokens, pa.large_string()))
     w2i = {t: i for i, t in enumerate(vocab_tokens)}
     assert ids.tolist() == [w2i.get(t, -7) for t in tokens]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    start=st.lists(st.text(alphabet="abé", min_size=1, max_size=3), unique=True, max_size=8),
+    adds=st.lists(st.lists(st.text(alphabet="abé", max_size=3), max_size=6), max_size=4),
+    probes=st.lists(st.text(alphabet="abé", max_size=3), max_size=20),
+    limit=st.integers(0, 12),
+    factors=st.lists(probe_paths, min_size=5, max_size=5),
+)
+def test_form_ids_added_in_steps_equal_one_dict_whichever_path_probes(
+    start: list[str],
+    adds: list[list[str]],
+    probes: list[str],
+    limit: int,
+    factors: list[int],
+) -> None:
+    # `add` keeps the first id of a form and stops at `limit` forms; a probe on either path
+    # (the dict, or `index_in` over the chunks joined) sees every form added before it
+    forms = FormIds(pa.array(start, pa.large_string()), np.arange(len(start), dtype=np.int32))
+    model = {form: i for i, form in enumerate(start)}
+    tokens = pa.array(probes, pa.large_string())
+    for step, (batch, factor) in enumerate(zip([*adds, []], factors, strict=False)):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(lookup_module, "_INDEX_IN_FACTOR", factor)
+            assert forms.probe(tokens).tolist() == [model.get(t, -1) for t in probes]
+            ids = np.arange(len(batch), dtype=np.int32) + 100 * (step + 1)
+            forms.add(pa.array(batch, pa.large_string()), ids, limit)
+        for form, i in zip(batch, ids.tolist(), strict=True):
+            if form not in model and len(model) < limit:
+                model[form] = i
+        assert len(forms) == len(model)
