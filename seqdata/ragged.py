@@ -14,15 +14,17 @@ yet padded; ``RaggedBatch.padded`` gathers a side straight into its ``(B, L)`` t
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from seqdata.errors import ConfigError, InputTypeError, ShapeError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = ["Ragged", "RaggedBatch", "as_ragged", "check_ragged", "padded_length"]
 
@@ -167,7 +169,9 @@ class Ragged:
         np.cumsum(lengths, out=offsets[1:])
         if len(seqs) == 0:
             values = np.zeros(0, dtype=np.int32)
-        elif isinstance(seqs[0], Tensor):
+        elif _is_tensor(seqs[0]):
+            import torch
+
             values = torch.cat([torch.as_tensor(s).reshape(-1) for s in seqs]).numpy()
         elif isinstance(seqs[0], np.ndarray):
             values = np.concatenate([np.asarray(s).reshape(-1) for s in seqs])
@@ -401,7 +405,15 @@ def _pad_gather(
         source = cols[:, None] + starts
         out = np.full((width, len(picked)), pad_id, dtype=np.int64)
     out[real] = ragged.values[source[real]]
+    import torch
+
     return torch.from_numpy(out)
+
+
+def _is_tensor(value: object) -> bool:
+    """True for a torch tensor, without importing torch (a tensor means torch is loaded)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
 
 
 def as_ragged(side: Any, name: str) -> Ragged:

@@ -32,8 +32,18 @@ from seqdata.errors import SeqdataError
 
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main"]
 
-COMMANDS = ("tasks", "demo", "prepare", "stats", "train", "translate", "evaluate", "lm")
-"""The subcommands, in the order ``seqdata --help`` lists them (one module each)."""
+COMMANDS: dict[str, str] = {
+    "tasks": "list the built-in tasks",
+    "demo": "run the whole pipeline on built-in data",
+    "prepare": "read, tokenize, index and store a parallel corpus",
+    "stats": "length percentiles, padding efficiency per batching strategy, bucket table",
+    "train": "train the encoder-decoder on a prepared corpus",
+    "translate": "translate lines with a checkpoint (stdin to stdout)",
+    "evaluate": "translate a test set and score it (BLEU, chrF, perplexity)",
+    "lm": "train, evaluate and sample a character (or word) language model",
+}
+"""The subcommands (one module each) and their one-line help, in the order ``seqdata --help``
+lists them."""
 
 
 class UsageError(Exception):
@@ -119,8 +129,15 @@ def note(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``seqdata`` argument parser (every subcommand has ``--help``)."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The ``seqdata`` argument parser (every subcommand has ``--help``).
+
+    Args:
+        only: build the full parser of this subcommand alone and list the others by name and
+            help line, without importing their modules (``main`` passes the command it runs,
+            so ``seqdata prepare`` never loads what ``train`` needs, torch included; ``""``
+            lists them all). ``None``: every subcommand in full.
+    """
     import importlib
 
     from seqdata import __version__
@@ -133,14 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"seqdata {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in COMMANDS:
-        importlib.import_module(f"seqdata.cli.{command}").add_parser(sub)
+    for command, summary in COMMANDS.items():
+        if only is None or command == only:
+            importlib.import_module(f"seqdata.cli.{command}").add_parser(sub)
+        else:
+            sub.add_parser(command, help=summary)  # listed; `main` never selects it unbuilt
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``seqdata`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else "")
     args = parser.parse_args(argv)
     prog = f"seqdata {args.command}"
     func: Callable[[argparse.Namespace], int] = args.func

@@ -27,7 +27,7 @@ import torch
 
 from seqdata import BucketBatchSampler, PairPipeline, ParallelCorpus, make_tokenizer
 from seqdata._checks import check_choice, check_int, check_optional_int
-from seqdata.cli import add_model_options, positive_int, progress, say
+from seqdata.cli import COMMANDS, add_model_options, positive_int, progress, say
 from seqdata.cli._batching import (
     LossLog,
     batching_strategies,
@@ -93,7 +93,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``seqdata demo``."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "demo",
-        help="run the whole pipeline on built-in data",
+        help=COMMANDS["demo"],
         description="Build a built-in task, compare batching strategies, train the GRU "
         "encoder-decoder with attention on bucketed batches, evaluate exact match on the test "
         "split, and write a report folder with plots, sample translations and a checkpoint.",

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from seqdata.cli import UsageError, add_device_option, say
+from seqdata.cli import COMMANDS, UsageError, add_device_option, say
 from seqdata.cli.translate import add_decoding_options, load_translator, read_lines
 
 __all__ = ["add_parser", "run"]
@@ -35,7 +35,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     p: argparse.ArgumentParser = subparsers.add_parser(
         "evaluate",
-        help="translate a test set and score it (BLEU, chrF, perplexity)",
+        help=COMMANDS["evaluate"],
         description="Translate --src with a checkpoint and score the detokenized output "
         "against the raw --ref lines with sacrebleu (corpus BLEU and chrF, with their "
         "signatures), plus the model's perplexity on the references.",

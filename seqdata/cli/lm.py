@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from seqdata.cli import (
+    COMMANDS,
     UsageError,
     add_device_option,
     nonnegative_int,
@@ -43,7 +44,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``seqdata lm`` and its subcommands."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "lm",
-        help="train, evaluate and sample a character (or word) language model",
+        help=COMMANDS["lm"],
         description="A recurrent language model on a text file, trained with truncated "
         "backpropagation through time; losses in bits per character (or word perplexity).",
     )

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from seqdata.cli import UsageError, positive_int, progress, say
+from seqdata.cli import COMMANDS, UsageError, positive_int, progress, say
 from seqdata.cli._prepared import PIPELINE_FILE, PREPARED, SUMMARY_FILE, pipeline_from_file
 from seqdata.stats import length_summary
 
@@ -42,7 +42,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``seqdata prepare``."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "prepare",
-        help="read, tokenize, index and store a parallel corpus",
+        help=COMMANDS["prepare"],
         description="Read a parallel corpus with polars (two line-aligned files, or one pairs "
         "file: .txt 'src<TAB>tgt', .tsv/.csv with a header, .parquet, .jsonl), build tokenizers "
         "and vocabularies, encode, and write the memory-mappable store with its manifest.",
@@ -224,7 +224,11 @@ class _Steps:
 
 
 def _summary(
-    args: argparse.Namespace, pipeline: Any, written: Any, corpus: Any, skipped: set[int]
+    args: argparse.Namespace,
+    pipeline: Any,
+    written: Any,
+    lengths: dict[str, np.ndarray],
+    skipped: set[int],
 ) -> dict[str, Any]:
     return {
         "pairs": written.examples,
@@ -237,10 +241,7 @@ def _summary(
         "max_len": args.max_len,
         "truncated": {"src": written.src_truncated, "tgt": written.tgt_truncated},
         "specials_in_text": written.specials_in_text,
-        "lengths": {
-            "src": length_summary(np.asarray(corpus.src_lengths)),
-            "tgt": length_summary(np.asarray(corpus.tgt_lengths)),
-        },
+        "lengths": {side: length_summary(lengths[side]) for side in ("src", "tgt")},
     }
 
 
@@ -310,12 +311,15 @@ def _reused_pipeline(args: argparse.Namespace) -> Any:
 def _store_summary(
     args: argparse.Namespace, pipeline: Any, work: Path, written: Any, skipped: set[int]
 ) -> dict[str, Any]:
-    from seqdata import ParallelCorpus
+    # the store's own reader, not ParallelCorpus (a torch Dataset): prepare never loads torch
+    from seqdata.storage import load_field, read_manifest
 
-    corpus = ParallelCorpus.load(work, mmap=True, verify="none")  # just written and hashed
-    summary = _summary(args, pipeline, written, corpus, skipped)
-    del corpus  # release the memory maps before the folder is moved
-    return summary
+    manifest = read_manifest(work, "parallel")
+    lengths = {  # just written and hashed: no check again
+        side: np.asarray(load_field(work, manifest, side, True, "none").lengths)
+        for side in ("src", "tgt")
+    }
+    return _summary(args, pipeline, written, lengths, skipped)
 
 
 def _write_summary(folder: Path, summary: dict[str, Any]) -> None:
@@ -325,7 +329,8 @@ def _write_summary(folder: Path, summary: dict[str, Any]) -> None:
 
 def _write_splits(args: argparse.Namespace, pipeline: Any, work: Path) -> dict[str, Any]:
     """Encode ``--valid-*``/``--test-*`` with the training pipeline into ``work/<split>/``."""
-    from seqdata import ParallelCorpus, iter_parallel_chunks
+    from seqdata.prepare import write_corpus
+    from seqdata.readers import iter_parallel_chunks
 
     done: dict[str, Any] = {}
     empty = "skip" if args.skip_empty else "error"
@@ -337,7 +342,7 @@ def _write_splits(args: argparse.Namespace, pipeline: Any, work: Path) -> dict[s
         def chunks(src: str = src, tgt: str = tgt) -> Iterator[Any]:
             return iter_parallel_chunks(src, tgt, CHUNK_ROWS, empty=empty)
 
-        written = ParallelCorpus.write_chunks(work / split, chunks, pipeline)
+        written = write_corpus(work / split, chunks, pipeline)
         summary = _store_summary(args, pipeline, work / split, written, set())
         summary["input"] = {"src": src, "tgt": tgt}
         _write_summary(work / split, summary)

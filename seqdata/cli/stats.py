@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from seqdata.cli import UsageError, positive_int, say
+from seqdata.cli import COMMANDS, UsageError, positive_int, say
 from seqdata.cli._prepared import load_prepared
 from seqdata.stats import length_summary
 
@@ -19,7 +19,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``seqdata stats``."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "stats",
-        help="length percentiles, padding efficiency per batching strategy, bucket table",
+        help=COMMANDS["stats"],
         description="Length percentiles, padding efficiency of random / bucketed / "
         "token-budget batches, and the length buckets of a prepared corpus.",
     )

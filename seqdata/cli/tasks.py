@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from seqdata.cli import say
+from seqdata.cli import COMMANDS, say
 
 __all__ = ["add_parser", "run"]
 
@@ -13,7 +13,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``seqdata tasks``."""
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "tasks", help="list the built-in tasks", description="List the built-in tasks."
+        "tasks", help=COMMANDS["tasks"], description="List the built-in tasks."
     )
     p.set_defaults(func=run)
     return p

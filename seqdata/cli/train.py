@@ -20,6 +20,7 @@ import argparse
 from typing import Any
 
 from seqdata.cli import (
+    COMMANDS,
     add_model_options,
     nonnegative_int,
     number,
@@ -216,7 +217,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     p: argparse.ArgumentParser = subparsers.add_parser(
         "train",
-        help="train the encoder-decoder on a prepared corpus",
+        help=COMMANDS["train"],
         description="Train the reference Seq2Seq (bidirectional encoder, attention) on "
         "length-bucketed batches of a prepared corpus; report validation loss, perplexity and "
         "BLEU each epoch; keep the last and the best checkpoints in the run folder --out, "

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seqdata.cli import UsageError, add_device_option, number, positive_int
+from seqdata.cli import COMMANDS, UsageError, add_device_option, number, positive_int
 
 __all__ = ["add_decoding_options", "add_parser", "load_translator", "read_lines", "run"]
 
@@ -51,7 +51,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``seqdata translate``."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "translate",
-        help="translate lines with a checkpoint (stdin to stdout)",
+        help=COMMANDS["translate"],
         description="Translate one sentence per line with a checkpoint from seqdata train or "
         "seqdata demo, greedily or with --beam K; output has one line per input line.",
     )
