@@ -23,8 +23,9 @@ from seqdata.cli import main
 from seqdata.outputs import MARKER_FILE, output_dir
 from seqdata.tasks.dates import dates
 
-# Each of these starts `python -m seqdata` (importing torch: ~2 s a process on 2 cores), and
-# the demo trains 4 short epochs: together ~20 s, so they are marked slow (CI runs them).
+# Each of these starts `python -m seqdata` (the model commands import torch: ~2 s a process on
+# 2 cores), and the demo trains 4 short epochs: together ~20 s, so they are marked slow (CI
+# runs them).
 SUBPROCESS = pytest.mark.slow
 
 SMALL_MODEL = ["--hidden-size", "16", "--embed-dim", "8", "--quiet"]
