@@ -295,7 +295,13 @@ def byte_blocks(path: Path, encoding: str) -> Iterator[bytes]:
 def line_frames(path: Path, encoding: str, name: str) -> Iterator[pl.DataFrame]:
     """The file's lines as one-column frames, block by block (bounded memory)."""
     for block in byte_blocks(path, encoding):
-        yield pl.read_lines(block, name=name)
+        try:
+            frame = pl.read_lines(block, name=name)
+        except pl.exceptions.ComputeError as err:
+            if is_utf8_error(err):
+                raise undecodable([path], encoding, err) from None
+            raise
+        yield frame
 
 
 def exact(frames: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:

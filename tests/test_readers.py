@@ -133,6 +133,20 @@ def test_undecodable_line_is_exact_across_block_boundaries(
     assert info.value.line == where + 1
 
 
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b"\x00\n\x80", 2),  # found by test_fuzz: not JSON, and then not UTF-8 either
+        (b'{"src": "a", "tgt": "b"}\n{"src": "\xff", "tgt": "c"}\n', 2),
+    ],
+)
+def test_a_jsonl_file_that_is_not_utf8_names_its_line(tmp_path, data, line):
+    path = write(tmp_path / "p.jsonl", data)
+    with pytest.raises(UndecodableInputError) as info:
+        read_pairs(path, empty="skip")
+    assert (info.value.path, info.value.line) == (str(path), line)
+
+
 def test_other_encodings_are_decoded_by_python(tmp_path):
     src = write(tmp_path / "s", "café\nnaïve\n".encode("latin-1"))
     tgt = write(tmp_path / "t", "Kaffee\nnaiv\n".encode("utf-16"))
