@@ -6,11 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from seqdata import ParallelCorpus
 from seqdata.checkpoint import load_checkpoint
 from seqdata.cli import UsageError, build_parser, main
 from seqdata.cli import train as train_cli
+from seqdata.cli._batching import auto_max_tokens
 from seqdata.cli._train_options import RECIPES, apply_config, apply_recipe
 from seqdata.tasks.dates import dates
 
@@ -27,7 +30,7 @@ DOCUMENTED = {
     "epochs": 15,
     "patience": 3,
     "select": "bleu",
-    "max_tokens": 1024,
+    "max_tokens": "auto",
 }
 """What the brief, ``--help`` and docs/tutorials/08-translation-recipe.md promise."""
 
@@ -73,7 +76,14 @@ def test_flags_and_config_override_the_preset(tmp_path: Path) -> None:
     config.write_text("recipe: rnn-attention\nlabel-smoothing: 0.2\nlr: 0.004\n", "utf-8")
     args = _resolve("--config", str(config), "--lr", "0.003")
     assert (args.recipe, args.label_smoothing, args.lr) == ("rnn-attention", 0.2, 0.003)
-    assert args.max_tokens == 1024 and args.patience == 3
+    assert args.max_tokens == "auto" and args.patience == 3
+    config.write_text("max_tokens: 2048\n", "utf-8")
+    assert _resolve("--config", str(config)).max_tokens == 2048
+    config.write_text("max-tokens: auto\n", "utf-8")
+    assert _resolve("--config", str(config)).max_tokens == "auto"
+    config.write_text("max-tokens: most\n", "utf-8")
+    with pytest.raises(UsageError, match="--max-tokens should be a positive integer"):
+        _resolve("--config", str(config))
 
 
 def test_an_unknown_recipe_in_a_config_file_names_the_choices(tmp_path: Path) -> None:
@@ -95,6 +105,31 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 TINY = ["--embed-dim", "8", "--hidden-size", "8", "--max-tokens", "400", "--bleu-pairs", "4"]
+
+
+def test_the_automatic_budget_is_resolved_on_the_training_set_and_recorded_as_auto(
+    prepared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    argv = ["train", str(prepared), "--out", str(out), "--valid", "12", "--device", "cpu"]
+    tiny = ["--embed-dim", "8", "--hidden-size", "8", "--bleu-pairs", "0", "--quiet"]
+    assert main([*argv, "--recipe", "rnn-attention", "--epochs", "1", *tiny]) == 0
+    printed = capsys.readouterr().out
+    corpus = ParallelCorpus.load(prepared)
+    assert auto_max_tokens(corpus.src_lengths, corpus.tgt_lengths) == 1024  # the floor
+    assert "batches an epoch of <= 1,024 tokens a side" in printed
+    _, _, extra = load_checkpoint(out / "last")
+    assert extra["hyperparameters"]["max_tokens"] == "auto"
+
+
+def test_the_automatic_budget_aims_at_256_updates_within_its_bounds() -> None:
+    for pairs, length in ((100, 10), (8_000, 16), (30_000, 17), (40_000, 25), (10**6, 30)):
+        lengths = np.full(pairs, length)
+        budget = auto_max_tokens(lengths, lengths - 1)
+        assert 1024 <= budget <= 4096 and budget % 256 == 0
+        if 1024 < budget < 4096:  # not clipped: within half a step of 256 updates an epoch
+            assert abs(pairs * length / budget - 256) <= 256 * 128 / budget
+    assert auto_max_tokens(np.full(100, 3), np.full(100, 5_000)) == 2048  # the larger side
 
 
 def test_the_checkpoint_records_the_recipe_and_resume_keeps_it(

@@ -78,7 +78,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "epochs": 15,
         "patience": 3,
         "select": "bleu",
-        "max_tokens": 1024,
+        "max_tokens": "auto",
     },
 }
 """Named presets of ``seqdata train --recipe``: option dest → value.
@@ -87,9 +87,11 @@ RECIPES: dict[str, dict[str, Any]] = {
 encoder, as every seqdata encoder is; Bahdanau attention; no input feeding, so training runs
 without a per-step loop): embed 256, hidden 512, dropout 0.3 on embeddings and outputs,
 label smoothing 0.1, Adam 2e-3 halved when the validation loss stalls, up to 15 epochs with
-patience 3, ``best/`` by BLEU, batches of about 1,024 tokens. Decode with ``--beam 5``. The
-learning rate and the batch size were measured (``benchmarks/bench_recipe.py``): with Adam
-1e-3 and 4,096-token batches a corpus of a few thousand pairs gets too few updates to learn.
+patience 3, ``best/`` by BLEU, token-budget batches sized for about 256 updates an epoch
+(``--max-tokens auto``: 1,024 tokens for a corpus of a few thousand pairs, ~2,048 for
+~30,000, at most 4,096). Decode with ``--beam 5``. The learning rate and the batch size were
+measured (``benchmarks/bench_recipe.py``): with Adam 1e-3 and 4,096-token batches a corpus
+of a few thousand pairs gets too few updates to learn.
 """
 
 

@@ -110,10 +110,15 @@ def _sampler(args: argparse.Namespace, train: Any) -> Any:
     from seqdata import BucketBatchSampler, TokenBudgetBatchSampler
 
     if args.max_tokens is not None:
+        budget = args.max_tokens
+        if budget == "auto":
+            from seqdata.cli._batching import auto_max_tokens
+
+            budget = auto_max_tokens(train.src_lengths, train.tgt_lengths)
         return TokenBudgetBatchSampler(
             train.src_lengths,
             train.tgt_lengths,
-            max_tokens=args.max_tokens,
+            max_tokens=budget,
             oversize="single",
             seed=args.seed,
         )
@@ -124,6 +129,14 @@ def _sampler(args: argparse.Namespace, train: Any) -> Any:
         bucket_width=args.bucket_width,
         seed=args.seed,
     )
+
+
+def _batches_text(sampler: Any) -> str:
+    """``"123 batches an epoch of <= 2,048 tokens a side"`` (or ``"… of <= 64 pairs"``)."""
+    budget = getattr(sampler, "max_tokens", None)
+    size = f"{budget:,} tokens a side" if budget is not None else f"{sampler.batch_size} pairs"
+    n = len(sampler)
+    return f"{n:,} batch{'' if n == 1 else 'es'} an epoch of <= {size}"
 
 
 def _scheduler(args: argparse.Namespace, optimizer: Any) -> Any:
@@ -340,7 +353,8 @@ def train_run(
     resumed = f", resuming at epoch {trainer.progress.epoch + 1} step {trainer.progress.step}"
     logger.info(
         f"training on {len(train):,} pairs ({n_valid:,} held out), {n_params:,} parameters, "
-        f"{args.epochs} epoch{'' if args.epochs == 1 else 's'} on {device}"
+        f"{args.epochs} epoch{'' if args.epochs == 1 else 's'} on {device}, "
+        + _batches_text(train_loader.batch_sampler)
         + (resumed if state is not None else "")
     )
     trainer.run()

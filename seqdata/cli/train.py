@@ -33,6 +33,13 @@ __all__ = ["add_parser", "run"]
 finite_float = number(float, lambda v: v == v and abs(v) != float("inf"), "a finite number")
 fraction = number(float, lambda v: 0 <= v <= 1, "a number in [0, 1]")
 dropout_rate = number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+
+
+def _token_budget(text: str) -> int | str:
+    """``--max-tokens``: a positive integer, or ``auto`` (resolved on the training set)."""
+    return "auto" if text == "auto" else int(positive_int(text))
+
+
 _PARSER: dict[str, Any] = {}
 
 
@@ -157,9 +164,10 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-tokens",
-        type=positive_int,
+        type=_token_budget,
         default=None,
-        help="batch by a token budget per side instead of --batch-size examples",
+        help="batch by a token budget per side instead of --batch-size examples; auto: about "
+        "256 batches an epoch, between 1,024 and 4,096 tokens",
     )
 
 
@@ -206,7 +214,7 @@ def _add_recipe_flag(p: argparse.ArgumentParser) -> None:
         help="a named preset of the options above, under --config and the flags. "
         "rnn-attention: --cell gru --embed-dim 256 --hidden-size 512 --attention additive "
         "--dropout 0.3 --label-smoothing 0.1 --lr 0.002 --lr-schedule plateau --epochs 15 "
-        "--patience 3 --select bleu --max-tokens 1024 (no input feeding); decode its runs "
+        "--patience 3 --select bleu --max-tokens auto (no input feeding); decode its runs "
         "with evaluate/translate --beam 5",
     )
 
