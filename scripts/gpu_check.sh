@@ -2,8 +2,9 @@
 # One command that checks seqdata's GPU path on a machine with a CUDA GPU (≤ 5 minutes on one):
 #   the cuda-marked tests, the whole suite, `seqdata demo --device cuda` with the batching
 #   comparison, tutorial 07's DDP commands (2 ranks: gloo fallback on one GPU; 1 rank per GPU:
-#   nccl), `seqdata prepare/train/translate --device cuda` on a generated corpus, and
-#   `benchmarks/bench_train.py --device cuda`; then one summary table.
+#   nccl), `seqdata prepare/train/translate --device cuda` on a generated corpus, the seconds an
+#   epoch of `train --recipe rnn-attention` against 256/512 in batches of 128 on 30,000
+#   generated pairs, and `benchmarks/bench_train.py --device cuda`; then one summary table.
 # Without CUDA it says so, runs the CPU parts (the device tests and the DDP fallback) and exits 0.
 #
 #   bash scripts/gpu_check.sh            # from the repository root
@@ -71,6 +72,30 @@ cli_run() {  # cli_run DEVICE PAIRS EPOCHS: prepare → train → translate on a
   $PY -m seqdata train "$WORK/data-$dev" --out "$WORK/ckpt-$dev" --epochs "$3" --device "$dev" &&
   $PY -m seqdata translate --checkpoint "$WORK/ckpt-$dev" --device "$dev" <"$WORK/test.src"
 }
+recipe_time() {  # recipe_time DEVICE PAIRS: s/epoch of --recipe rnn-attention vs 256/512 in batches of 128
+  local dev=$1 data="$WORK/data-recipe"
+  corpus "$2" &&
+  $PY -m seqdata prepare --src "$WORK/train.src" --tgt "$WORK/train.tgt" --out "$data" --quiet &&
+  $PY -m seqdata train "$data" --out "$WORK/run-recipe" --recipe rnn-attention --epochs 3 \
+    --patience 3 --device "$dev" --quiet &&
+  $PY -m seqdata train "$data" --out "$WORK/run-b128" --embed-dim 256 --hidden-size 512 \
+    --batch-size 128 --bleu-pairs 0 --epochs 3 --device "$dev" --quiet &&
+  $PY - "$WORK" <<'PY'
+import json, sys
+def epochs(run):
+    lines = open(f"{sys.argv[1]}/{run}/metrics.jsonl", encoding="utf-8").read().splitlines()
+    return [e for e in map(json.loads, lines) if e.get("kind") == "epoch"][1:]  # after warm-up
+def mean(rows, key):
+    return sum(r.get(key, 0.0) for r in rows) / len(rows)
+recipe, base = epochs("run-recipe"), epochs("run-b128")
+r_all = mean(recipe, "seconds") + mean(recipe, "valid_seconds")
+b_all = mean(base, "seconds") + mean(base, "valid_seconds")
+print(f"recipe: train {mean(recipe, 'seconds'):.2f} s + validation (loss, BLEU on 1,000 pairs) "
+      f"{mean(recipe, 'valid_seconds'):.2f} s an epoch; batch 128: train {mean(base, 'seconds'):.2f} s "
+      f"+ validation (loss) {mean(base, 'valid_seconds'):.2f} s; recipe / batch 128 = "
+      f"{r_all / b_all:.2f}x (the recipe's cap: 2x)")
+PY
+}
 
 if [ "$CUDA" = 1 ]; then
   step "cuda-marked tests" $PY -m pytest -q -m cuda -p no:cacheprovider
@@ -79,6 +104,7 @@ if [ "$CUDA" = 1 ]; then
   step "DDP 2 ranks (tutorial 07)" ddp 2 --backend gloo
   step "DDP 1 rank per GPU (nccl)" ddp "$($PY -c 'import torch; print(torch.cuda.device_count())')"
   step "prepare/train/translate cuda" cli_run cuda 6000 2
+  step "recipe vs batch 128, s/epoch" recipe_time cuda 30000
   step "bench_train.py --device cuda" $PY benchmarks/bench_train.py --device cuda --pairs 20000
   step "bench_decode.py --device cuda" $PY benchmarks/bench_decode.py --device cuda --quick
 else

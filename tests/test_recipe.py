@@ -4,6 +4,7 @@ flags, a ``--config`` file and a resumed run override it, and the checkpoint rec
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -118,8 +119,12 @@ def test_the_automatic_budget_is_resolved_on_the_training_set_and_recorded_as_au
     corpus = ParallelCorpus.load(prepared)
     assert auto_max_tokens(corpus.src_lengths, corpus.tgt_lengths) == 1024  # the floor
     assert "batches an epoch of <= 1,024 tokens a side" in printed
+    assert "(best/ selected by loss, as --bleu-pairs 0 computes no BLEU)" in printed
     _, _, extra = load_checkpoint(out / "last")
     assert extra["hyperparameters"]["max_tokens"] == "auto"
+    lines = (out / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    (epoch,) = [e for e in map(json.loads, lines) if e.get("kind") == "epoch"]
+    assert epoch["seconds"] > 0 and epoch["valid_seconds"] > 0  # training, then validation
 
 
 def test_the_automatic_budget_aims_at_256_updates_within_its_bounds() -> None:

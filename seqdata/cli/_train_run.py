@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,13 @@ def _sampler(args: argparse.Namespace, train: Any) -> Any:
     )
 
 
+def _selected_by(args: argparse.Namespace) -> str:
+    """What ``best/`` was chosen by: ``--select``, or the loss when no BLEU was computed."""
+    if args.select == "bleu" and args.bleu_pairs == 0:
+        return "loss, as --bleu-pairs 0 computes no BLEU"
+    return str(args.select)
+
+
 def _batches_text(sampler: Any) -> str:
     """``"123 batches an epoch of <= 2,048 tokens a side"`` (or ``"… of <= 64 pairs"``)."""
     budget = getattr(sampler, "max_tokens", None)
@@ -219,7 +227,9 @@ class EpochEnd:
         from seqdata.plots import plot_curves
 
         meta = trainer.progress.meta
+        start = time.perf_counter()
         entry = {**trainer.epoch_stats, **self._scores(trainer)}
+        entry["valid_seconds"] = time.perf_counter() - start  # loss, BLEU: not in "seconds"
         entry["lr"] = trainer.optimizer.param_groups[0]["lr"]
         if self.run["plateau"] and "valid_loss" in entry:
             trainer.scheduler.step(entry["valid_loss"])
@@ -360,7 +370,7 @@ def train_run(
     trainer.run()
     best = "best" if (out / "best").is_dir() else "last"
     logger.info(
-        f"wrote {out}/ ({best}/ selected by {args.select}) — translate with: "
+        f"wrote {out}/ ({best}/ selected by {_selected_by(args)}) — translate with: "
         f"seqdata translate --checkpoint {out} FILE"
     )
     return 0
