@@ -83,7 +83,7 @@ def test_flags_and_config_override_the_preset(tmp_path: Path) -> None:
     config.write_text("max-tokens: auto\n", "utf-8")
     assert _resolve("--config", str(config)).max_tokens == "auto"
     config.write_text("max-tokens: most\n", "utf-8")
-    with pytest.raises(UsageError, match="--max-tokens should be a positive integer"):
+    with pytest.raises(UsageError, match="--max-tokens should be a positive integer or auto"):
         _resolve("--config", str(config))
 
 

@@ -37,7 +37,14 @@ dropout_rate = number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 
 def _token_budget(text: str) -> int | str:
     """``--max-tokens``: a positive integer, or ``auto`` (resolved on the training set)."""
-    return "auto" if text == "auto" else int(positive_int(text))
+    if text == "auto":
+        return "auto"
+    try:
+        return int(positive_int(text))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"should be a positive integer or auto, but got {text!r}"
+        ) from None
 
 
 _PARSER: dict[str, Any] = {}
