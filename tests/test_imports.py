@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import seqdata
+import seqdata.cli
 
 
 def python(code: str, cwd: Path | None = None) -> dict[str, object]:
@@ -77,6 +78,20 @@ def test_prepare_with_a_valid_split_never_imports_torch(tmp_path: Path) -> None:
     assert summary["lengths"]["src"]["max"] == 2  # read back from the store's offsets
     corpus = seqdata.ParallelCorpus.load(tmp_path / "data" / "valid")
     assert corpus.src_lengths.tolist() == [2]
+
+
+def test_the_top_level_help_lists_every_command_without_loading_them() -> None:
+    got = python(
+        "import contextlib, io, json, re, sys\n"
+        "from seqdata.cli import COMMANDS, main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "listed = [c for c in COMMANDS if re.search(rf'^ +{c}\\b', out.getvalue(), re.M)]\n"
+        "loaded = [c for c in COMMANDS if f'seqdata.cli.{c}' in sys.modules]\n"
+        "print(json.dumps({'listed': listed, 'loaded': loaded, 'torch': 'torch' in sys.modules}))"
+    )
+    assert got == {"listed": list(seqdata.cli.COMMANDS), "loaded": [], "torch": False}
 
 
 def test_every_public_name_resolves_and_a_wrong_one_is_an_attribute_error() -> None:
