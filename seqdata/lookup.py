@@ -2,11 +2,15 @@
 
 Arrow's ``index_in`` builds a hash table of its value set on every call: against a vocabulary
 of ``V`` tokens that is ``O(V)`` work per call, which dominates small inputs (a
-``datasets.map`` batch of 1,000 texts against 100,000 ids spends most of its time there).
-[`FormIds`][seqdata.lookup.FormIds] keeps one mapping two ways, both built once: the Arrow
-value set, probed with one ``index_in`` when the input has at least ``2 V`` tokens, and a
-Python dict for smaller inputs, probed once per *distinct* token of the input (Arrow's
-``dictionary_encode`` finds them). Either way a call costs ``O(T)``, not ``O(V)``.
+``datasets.map`` batch of 1,000 texts against 100,000 ids spends most of its time there),
+and a Python dict costs a Python call per token. [`FormIds`][seqdata.lookup.FormIds] keeps
+one mapping two ways, each built on first use: the Arrow value set, probed with one
+``index_in`` when the input has at least ``2 V`` tokens (the fastest probe of a large
+input), and for smaller inputs a polars
+[`Categories`](https://docs.pola.rs/api/python/stable/reference/api/polars.datatypes.Categories.html)
+mapping, a native hash table that lives as long as the lookup: one ``cast`` to its
+``Categorical`` type gives every token's slot, and one numpy ``take`` turns slots into ids.
+Either way a call costs ``O(T)``, not ``O(V)``.
 
 [`TokenLookup`][seqdata.lookup.TokenLookup] is what a vocabulary uses: exact lookup, or
 lookup after Python's ``str.lower`` where each distinct cased form is lowered once and
@@ -21,6 +25,8 @@ remembered.
 from __future__ import annotations
 
 import threading
+import uuid
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -31,36 +37,57 @@ from seqdata.flat import as_large_strings, lower_texts
 
 __all__ = ["FormIds", "TokenLookup"]
 
-_INDEX_IN_FACTOR = 2  # `index_in` for inputs of at least this many times the value set
+_INDEX_IN_FACTOR = 2  # `index_in` for inputs of at least this many times the forms
+_SPARE = 1 << 18  # unknown tokens a polars mapping may hold (beyond 2x its forms) before a rebuild
 _EXTRA_FORMS = 1 << 12  # forms remembered beyond twice the vocabulary (see TokenLookup)
+
+
+class _Mapping(NamedTuple):
+    """One polars mapping: its ``Categorical`` type, a Series that keeps the mapping alive
+    (polars frees a mapping that no data uses), and slot → id (``-1``: not a form; the last
+    entry is always ``-1``, for every slot at or past it)."""
+
+    dtype: pl.Categorical
+    keep: pl.Series
+    table: np.ndarray
 
 
 class FormIds:
     """An exact string → id mapping, probed with whole Arrow arrays; new forms can be added.
 
     Args:
-        forms: ``(F,)`` distinct ``large_string`` forms.
+        forms: ``(F,)`` ``large_string`` forms (a form listed twice keeps its first id).
         ids: ``(F,)`` their ids.
 
-    Adding ``n`` forms costs ``O(n)``: they go into the dict and join a list of Arrow chunks,
-    which are concatenated into one value set only when a large input needs ``index_in``
-    (a probe of ``2 F`` tokens or more, which pays ``O(F)`` anyway).
+    A probe of ``T`` tokens costs ``O(T)``; adding ``n`` forms costs ``O(n)`` (amortised):
+    they join the polars mapping, if built, and a list of Arrow chunks, which are joined into
+    one value set only when a large input needs ``index_in`` (which pays ``O(F)`` anyway).
+    Every distinct token that a small probe meets takes a slot in the polars mapping; past
+    ``2 F + 2**18`` slots the mapping is rebuilt from the forms alone, so memory stays
+    bounded on any input.
 
-    Safe to share between threads: the dict only ever gains correct entries, and the Arrow
-    value set is one snapshot, rebuilt under the lock after an `add`.
+    Safe to share between threads: slots only ever gain correct ids, and a rebuild or an
+    `add` happens under the lock and swaps in the new state at once. Pickles as its forms and
+    ids (a polars mapping belongs to one process).
     """
 
     def __init__(self, forms: pa.Array, ids: np.ndarray) -> None:
-        forms = as_large_strings(forms)
-        self._chunks: list[tuple[pa.Array, np.ndarray]] = [(forms, ids.astype(np.int32))]
+        self._chunks: list[tuple[pa.Array, np.ndarray]] = [
+            (as_large_strings(forms), np.asarray(ids, dtype=np.int32))
+        ]
         self._size = len(forms)
-        # (forms, their ids + a trailing -1 that the position -1 of a missing form picks)
-        self._arrow: tuple[pa.Array, np.ndarray] | None = None
-        self._table: dict[str, int] | None = None  # the same mapping as a dict, built lazily
         self._lock = threading.Lock()
+        # (the forms, their ids + a trailing -1 that the position -1 of a missing form picks)
+        self._arrow: tuple[pa.Array, np.ndarray] | None = None
+        self._mapping: _Mapping | None = None  # the polars mapping, built on first use
 
     def __len__(self) -> int:
         return self._size
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        with self._lock:
+            forms, ids = self._joined()
+        return (type(self), (forms, ids))
 
     def probe(self, tokens: pa.Array) -> np.ndarray:
         """int32 ``(T,)``: each token's id, ``-1`` where it is not a form."""
@@ -70,32 +97,45 @@ class FormIds:
             forms, ids = self._value_set()
             found = pc.fill_null(pc.index_in(tokens, value_set=forms), -1)
             return ids[np.asarray(found.to_numpy(zero_copy_only=False))]
-        encoded = pc.dictionary_encode(tokens)  # the distinct tokens, and which each one is
-        get = self._dict().get
-        distinct = encoded.dictionary.to_pylist()
-        distinct_ids = np.fromiter((get(t, -1) for t in distinct), np.int32, len(distinct))
-        return distinct_ids[np.asarray(encoded.indices.to_numpy(zero_copy_only=False))]
+        mapping = self._mapping
+        if mapping is None:
+            mapping = self._rebuild(None)
+        slots = _slots(mapping.dtype, tokens)
+        table = mapping.table
+        found = table[np.minimum(slots, len(table) - 1)]
+        if int(slots.max()) > 2 * self._size + _SPARE:
+            self._rebuild(mapping)
+        return found
 
     def add(self, forms: pa.Array, ids: np.ndarray, limit: int) -> None:
-        """Add ``forms`` ``(N,)`` with ``ids`` ``(N,)``, while there are fewer than ``limit``."""
+        """Add ``forms`` ``(N,)`` with ``ids`` ``(N,)``, while there are fewer than ``limit``.
+
+        A form known already keeps its id; of one listed twice, the first is added."""
         with self._lock:
             room = limit - self._size
-            if room <= 0:
+            if room <= 0 or len(forms) == 0:
                 return
-            table = self._build_dict()
             forms = as_large_strings(forms)
-            fresh: dict[str, int] = {}  # form -> its first row; known ones skipped
-            for row, form in enumerate(forms.to_pylist()):
-                if len(fresh) == room:
-                    break
-                if form not in table:  # another thread may have added it
-                    fresh.setdefault(form, row)
-            if not fresh:
+            mapping = self._mapping if self._mapping is not None else self._start()
+            slots, rows = np.unique(_slots(mapping.dtype, forms), return_index=True)
+            order = np.argsort(rows, kind="stable")  # in the order the forms come
+            slots, rows = slots[order], rows[order]
+            table = mapping.table
+            fresh = np.flatnonzero(table[np.minimum(slots, len(table) - 1)] < 0)[:room]
+            if not len(fresh):
+                self._mapping = mapping
                 return
-            rows = np.fromiter(fresh.values(), np.int64, len(fresh))
-            table.update(zip(fresh, ids[rows].tolist(), strict=True))
-            self._chunks.append((forms.take(pa.array(rows)), ids[rows].astype(np.int32)))
-            self._size += len(fresh)
+            slots, rows = slots[fresh], rows[fresh]
+            top = int(slots.max())
+            if top >= len(table) - 1:  # grow geometrically: an add stays O(n) amortised
+                grown = np.full(max(top + 2, 2 * len(table)), -1, dtype=np.int32)
+                grown[: len(table)] = table
+                table = grown
+            new_ids = np.asarray(ids, dtype=np.int32)[rows]
+            table[slots] = new_ids
+            self._chunks.append((forms.take(pa.array(rows)), new_ids))
+            self._size += len(rows)
+            self._mapping = mapping._replace(table=table)
             self._arrow = None
 
     def _value_set(self) -> tuple[pa.Array, np.ndarray]:
@@ -104,28 +144,42 @@ class FormIds:
         if state is None:
             with self._lock:
                 if self._arrow is None:
-                    forms = pa.concat_arrays([chunk for chunk, _ in self._chunks])
-                    ids = np.concatenate([chunk_ids for _, chunk_ids in self._chunks])
-                    self._chunks = [(forms, ids)]
-                    self._arrow = (forms, _with_missing(ids))
+                    forms, ids = self._joined()
+                    with_missing = np.full(len(ids) + 1, -1, dtype=np.int32)
+                    with_missing[:-1] = ids
+                    self._arrow = (forms, with_missing)
                 state = self._arrow
         return state
 
-    def _dict(self) -> dict[str, int]:
-        table = self._table
-        if table is None:
-            with self._lock:
-                table = self._build_dict()
-        return table
+    def _rebuild(self, stale: _Mapping | None) -> _Mapping:
+        """A fresh polars mapping, unless another thread replaced ``stale`` meanwhile."""
+        with self._lock:
+            mapping = self._mapping
+            if mapping is stale or mapping is None:
+                mapping = self._mapping = self._start()
+            return mapping
 
-    def _build_dict(self) -> dict[str, int]:
-        """The dict, built from the chunks if it is not yet (call with the lock held)."""
-        if self._table is None:
-            table: dict[str, int] = {}
-            for forms, ids in self._chunks:
-                table.update(zip(forms.to_pylist(), ids.tolist(), strict=True))
-            self._table = table
-        return self._table
+    def _start(self) -> _Mapping:
+        """A new polars mapping of the forms (call with the lock held)."""
+        dtype = pl.Categorical(pl.Categories(uuid.uuid4().hex, "seqdata.lookup"))
+        forms, ids = self._joined()
+        keep = pl.Series(pl.from_arrow(forms)).cast(dtype)
+        slots, rows = np.unique(keep.to_physical().to_numpy(), return_index=True)
+        table = np.full(int(slots.max()) + 2 if len(slots) else 1, -1, dtype=np.int32)
+        table[slots] = ids[rows]
+        return _Mapping(dtype, keep, table)
+
+    def _joined(self) -> tuple[pa.Array, np.ndarray]:
+        """All forms and their ids, as one chunk (call with the lock held)."""
+        if len(self._chunks) > 1:
+            forms = pa.concat_arrays([chunk for chunk, _ in self._chunks])
+            self._chunks = [(forms, np.concatenate([ids for _, ids in self._chunks]))]
+        return self._chunks[0]
+
+
+def _slots(dtype: pl.Categorical, strings: pa.Array) -> np.ndarray:
+    """uint32 ``(N,)``: each string's slot in the mapping of ``dtype`` (new ones get one)."""
+    return pl.Series(pl.from_arrow(strings)).cast(dtype).to_physical().to_numpy()
 
 
 class TokenLookup:
@@ -175,10 +229,3 @@ class TokenLookup:
             ids[missing] = new_ids[np.asarray(new.indices.to_numpy(zero_copy_only=False))]
             self._known.add(new.dictionary, new_ids, self.limit)
         return ids
-
-
-def _with_missing(ids: np.ndarray) -> np.ndarray:
-    """int32 ``ids`` and a trailing ``-1``, the id that a missing form's position ``-1`` picks."""
-    out = np.empty(len(ids) + 1, dtype=np.int32)
-    out[:-1], out[-1] = ids, -1
-    return out

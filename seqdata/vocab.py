@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import pickle
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
@@ -330,8 +331,9 @@ class Vocab(SpecialIds, VocabFile):
         """Ids of a batch as flat arrays: ``values`` int32 ``(T,)`` and ``offsets`` int64
         ``(N + 1,)``; example ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
 
-        The lookup is one Arrow hash-table probe per token (``pyarrow.compute.index_in``),
-        no Python per token.
+        The lookup is one native hash-table probe per token
+        ([`FormIds`][seqdata.lookup.FormIds]: Arrow's ``index_in`` or a polars mapping), no
+        Python per token.
 
         >>> values, offsets = Vocab(["a", "b"]).encode_flat([["a", "x"], [], ["b"]])
         >>> values.tolist(), offsets.tolist()
@@ -409,10 +411,13 @@ class Vocab(SpecialIds, VocabFile):
     # -- dunder -----------------------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"tokens": self._itos, "specials": self._specials}
+        # the tokens as one C-pickled blob: `datasets` fingerprints a map function with
+        # pure-Python dill, which would otherwise pickle 100,000 strings one call at a time
+        return {"tokens": pickle.dumps(self._itos, protocol=4), "specials": self._specials}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        itos = list(state["tokens"])
+        tokens = state["tokens"]
+        itos = list(pickle.loads(tokens) if isinstance(tokens, bytes) else tokens)
         self._set(itos, dict(state["specials"]), {t: i for i, t in enumerate(itos)})
 
     def __eq__(self, other: object) -> bool:

@@ -8,6 +8,7 @@ and Python's) and on the context-dependent ``"Σ"``.
 from __future__ import annotations
 
 import itertools
+import pickle
 from collections import Counter
 
 import numpy as np
@@ -82,14 +83,22 @@ def test_char_counts_equal_a_counter(texts: list[str]) -> None:
     assert counts.to_dict() == dict(Counter(ch for text in texts for ch in text))
 
 
-# `seqdata.lookup` probes with Arrow's index_in (factor 0: always) or a dict (huge: always)
-probe_paths = st.sampled_from([0, 10**9])
+# `seqdata.lookup` probes with Arrow's index_in (factor 0: always), or its polars mapping
+# (factor 10**9) kept as long as it can be (the default spare) or rebuilt after every probe
+probe_paths = st.sampled_from(
+    [(0, lookup_module._SPARE), (10**9, lookup_module._SPARE), (10**9, -(10**9))]
+)
+
+
+def forced(patch: pytest.MonkeyPatch, path: tuple[int, int]) -> None:
+    patch.setattr(lookup_module, "_INDEX_IN_FACTOR", path[0])
+    patch.setattr(lookup_module, "_SPARE", path[1])
 
 
 @settings(max_examples=150, deadline=None)
-@given(texts=texts_strategy, vocab_texts=texts_strategy, factor=probe_paths)
+@given(texts=texts_strategy, vocab_texts=texts_strategy, path=probe_paths)
 def test_encode_flat_lower_equals_the_python_loop(
-    texts: list[str], vocab_texts: list[str], factor: int
+    texts: list[str], vocab_texts: list[str], path: tuple[int, int]
 ) -> None:
     tok = WhitespaceTokenizer(lower=True)
     # raw tokens too: a vocabulary token that str.lower changes must never match a piece
@@ -97,7 +106,7 @@ def test_encode_flat_lower_equals_the_python_loop(
     pipe = PairPipeline(tok, tok, vocab, vocab)
     kept = [t for t in texts if t.lower().split()]  # an empty source is an error
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lookup_module, "_INDEX_IN_FACTOR", factor)
+        forced(patch, path)
         (src, src_off), (tgt, tgt_off) = pipe.encode_flat(kept, kept, num_threads=1)
     w2i, unk = _ordinary_ids(vocab), vocab.unk_id
     loop = [[w2i.get(w, unk) for w in line.lower().split()] for line in kept]
@@ -121,10 +130,10 @@ def test_a_special_written_in_the_text_is_unk_on_the_lowering_path() -> None:
     texts=texts_strategy,
     vocab_texts=texts_strategy,
     limit=st.sampled_from([0, 2, 1 << 20]),
-    factor=probe_paths,
+    path=probe_paths,
 )
 def test_remembered_cased_forms_keep_the_python_ids(
-    seen: list[str], texts: list[str], vocab_texts: list[str], limit: int, factor: int
+    seen: list[str], texts: list[str], vocab_texts: list[str], limit: int, path: tuple[int, int]
 ) -> None:
     # the forms lowered for earlier chunks (up to `limit` of them) are looked up directly later
     tok = WhitespaceTokenizer(lower=True)
@@ -133,7 +142,7 @@ def test_remembered_cased_forms_keep_the_python_ids(
     value_set, fixed_set = (_value_set({}, list(vocab.tokens), " ", f) for f in (0, 1))
     forms = TokenLookup(value_set, vocab.unk_id, fixed_set, len(vocab) + limit)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lookup_module, "_INDEX_IN_FACTOR", factor)
+        forced(patch, path)
         forms.lookup(pieces[0].pieces)
         ids, offsets = drop_empty(forms.lookup(pieces[1].pieces), pieces[1])
     w2i = dict(zip(vocab.tokens, range(len(vocab)), strict=True))  # no special masking here
@@ -146,14 +155,14 @@ def test_remembered_cased_forms_keep_the_python_ids(
 @given(
     tokens=st.lists(st.text(alphabet="abAB é", max_size=4), max_size=30),
     vocab_tokens=st.lists(st.text(alphabet="abAB é", min_size=1, max_size=4), unique=True),
-    factor=probe_paths,
+    path=probe_paths,
 )
-def test_the_exact_lookup_is_a_dict_lookup_on_both_probe_paths(
-    tokens: list[str], vocab_tokens: list[str], factor: int
+def test_the_exact_lookup_is_a_dict_lookup_on_every_probe_path(
+    tokens: list[str], vocab_tokens: list[str], path: tuple[int, int]
 ) -> None:
     value_set = pa.array(vocab_tokens, pa.large_string())
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lookup_module, "_INDEX_IN_FACTOR", factor)
+        forced(patch, path)
         ids = TokenLookup(value_set, unk=-7).lookup(pa.array(tokens, pa.large_string()))
     w2i = {t: i for i, t in enumerate(vocab_tokens)}
     assert ids.tolist() == [w2i.get(t, -7) for t in tokens]
@@ -165,23 +174,24 @@ def test_the_exact_lookup_is_a_dict_lookup_on_both_probe_paths(
     adds=st.lists(st.lists(st.text(alphabet="abé", max_size=3), max_size=6), max_size=4),
     probes=st.lists(st.text(alphabet="abé", max_size=3), max_size=20),
     limit=st.integers(0, 12),
-    factors=st.lists(probe_paths, min_size=5, max_size=5),
+    paths=st.lists(probe_paths, min_size=5, max_size=5),
 )
 def test_form_ids_added_in_steps_equal_one_dict_whichever_path_probes(
     start: list[str],
     adds: list[list[str]],
     probes: list[str],
     limit: int,
-    factors: list[int],
+    paths: list[tuple[int, int]],
 ) -> None:
-    # `add` keeps the first id of a form and stops at `limit` forms; a probe on either path
-    # (the dict, or `index_in` over the chunks joined) sees every form added before it
+    # `add` keeps the first id of a form and stops at `limit` forms; a probe on any path
+    # (`index_in` over the chunks joined, the polars mapping, one rebuilt) sees every form
+    # added before it
     forms = FormIds(pa.array(start, pa.large_string()), np.arange(len(start), dtype=np.int32))
     model = {form: i for i, form in enumerate(start)}
     tokens = pa.array(probes, pa.large_string())
-    for step, (batch, factor) in enumerate(zip([*adds, []], factors, strict=False)):
+    for step, (batch, path) in enumerate(zip([*adds, []], paths, strict=False)):
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(lookup_module, "_INDEX_IN_FACTOR", factor)
+            forced(patch, path)
             assert forms.probe(tokens).tolist() == [model.get(t, -1) for t in probes]
             ids = np.arange(len(batch), dtype=np.int32) + 100 * (step + 1)
             forms.add(pa.array(batch, pa.large_string()), ids, limit)
@@ -189,3 +199,21 @@ def test_form_ids_added_in_steps_equal_one_dict_whichever_path_probes(
             if form not in model and len(model) < limit:
                 model[form] = i
         assert len(forms) == len(model)
+    copy = pickle.loads(pickle.dumps(forms))  # a new polars mapping, built from the forms
+    assert copy.probe(tokens).tolist() == forms.probe(tokens).tolist()
+    assert len(copy) == len(forms)
+
+
+def test_unknown_tokens_do_not_grow_the_mapping_without_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # every distinct token probed takes a slot; past 2 F + _SPARE the mapping is rebuilt
+    monkeypatch.setattr(lookup_module, "_SPARE", 50)
+    monkeypatch.setattr(lookup_module, "_INDEX_IN_FACTOR", 10**9)
+    forms = FormIds(pa.array(["a", "b"], pa.large_string()), np.array([7, 8], dtype=np.int32))
+    for start in range(0, 1000, 20):
+        unknown = [f"u{i}" for i in range(start, start + 20)]
+        ids = forms.probe(pa.array(["b", *unknown, "a"], pa.large_string()))
+        assert ids.tolist() == [8, *[-1] * 20, 7]
+        assert forms._mapping is not None
+        assert len(list(forms._mapping.dtype.categories)) <= 2 * 2 + 50 + 20

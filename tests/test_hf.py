@@ -171,3 +171,16 @@ def test_the_lazy_batch_is_read_as_arrow_and_gets_only_the_new_columns(data):
     assert {name for name, _, _ in seen} == {"LazyBatch"}
     assert all(unformatted == {"src", "tgt"} for _, unformatted, _ in seen)
     assert {kind.__name__ for _, _, kind in seen} == {"Series"}
+
+
+def test_map_fingerprints_a_pipeline_by_its_vocabularies_not_its_lookups(data):
+    # `datasets` caches a map's output under the function's hash: equal pipelines hash
+    # alike whether or not their lookups are built, and another vocabulary hashes apart
+    from datasets.fingerprint import Hasher
+
+    src, tgt, pipe, _ = data
+    fresh = PairPipeline.from_dict(pipe.to_dict())
+    before = Hasher.hash(fresh)
+    fresh.encode_flat(src, tgt)  # builds the lookups and remembers forms
+    assert Hasher.hash(fresh) == before == Hasher.hash(PairPipeline.from_dict(pipe.to_dict()))
+    assert Hasher.hash(PairPipeline.build([*src, "neu"], [*tgt, "new"])) != before

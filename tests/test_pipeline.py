@@ -150,6 +150,20 @@ def test_encode_flat_equals_encode_pair(
         assert tgt_ids[0] == SOS and tgt_ids[-1] == EOS
 
 
+def test_a_batchs_two_sides_on_two_threads_keep_their_order_and_the_first_error() -> None:
+    # a small batch runs its target side on a helper thread (encoding._run_two)
+    from seqdata.encoding import _run
+
+    def fail(message: str) -> int:
+        raise ValueError(message)
+
+    assert _run([lambda: "src", lambda: "tgt"], 2) == ["src", "tgt"]
+    with pytest.raises(ValueError, match="tgt"):
+        _run([lambda: 1, lambda: fail("tgt")], 2)
+    with pytest.raises(ValueError, match="src"):
+        _run([lambda: fail("src"), lambda: fail("tgt")], 2)
+
+
 def test_encode_flat_accepts_lists_numpy_and_polars(pipe: PairPipeline) -> None:
     src, tgt = ["ich sah", "hund"], ["a dog", "i"]
     expected = pipe.encode_flat(src, tgt)
