@@ -42,6 +42,8 @@ _T = TypeVar("_T")
 # chunks fault ~3x fewer pages than 128k-row chunks and use ~15% less CPU.
 _MIN_CHUNK_ROWS = 1 << 12
 _MAX_CHUNK_ROWS = 1 << 14
+_TWO_THREAD_BYTES = 1 << 18  # a small pair batch's text for one thread a side (_threads_for)
+_TWO_THREAD_ROWS = 1 << 8  # ... and its rows
 _PAIR_FORMAT = "seqdata-pair-pipeline"
 _TEXT_FORMAT = "seqdata-text-pipeline"
 _VERSION = 1
@@ -129,10 +131,19 @@ def _concat(parts: Sequence[Flat]) -> Flat:
     return values, offsets
 
 
-def _threads_for(n: int, threads: int) -> int:
-    """At most two threads for fewer than ``_MIN_CHUNK_ROWS`` texts (a ``map`` batch: one
-    chunk a side, so one thread a side); more would cost more to start than they save."""
-    return min(threads, 2) if n < _MIN_CHUNK_ROWS else threads
+def _threads_for(src: pl.Series, tgt: pl.Series, threads: int) -> int:
+    """Threads for a batch: all of ``threads`` from ``_MIN_CHUNK_ROWS`` texts on. Below
+    that (a ``map`` batch: one chunk a side), one thread a side when the pair has at least
+    ``_TWO_THREAD_ROWS`` rows and ``_TWO_THREAD_BYTES`` of text, else one. Measured on 2
+    cores: two threads save 20–30 % on 1,000-row batches of verses (260 KB), nothing on
+    1,000 dates (100 KB), and cost about 1 ms a call on small batches, where the two sides
+    contend for the GIL."""
+    if len(src) >= _MIN_CHUNK_ROWS:
+        return threads
+    if threads == 1 or len(src) < _TWO_THREAD_ROWS:  # not worth measuring the text
+        return 1
+    size = sum(int(side.str.len_bytes().sum() or 0) for side in (src, tgt))
+    return 2 if size >= _TWO_THREAD_BYTES else 1
 
 
 def _chunk_rows(n: int, threads: int, most: int | None = None) -> int:

@@ -302,7 +302,7 @@ class PairPipeline:
         ([4, 5, 6, 4], 0, 1)
         """
         src, tgt = _as_pair_series(src_texts, tgt_texts)
-        threads = _threads_for(len(src), check_threads(num_threads))
+        threads = _threads_for(src, tgt, check_threads(num_threads))
         rows = _chunk_rows(len(src), threads)
         src_side = _Side(self.src_tokenizer, self.src_vocab, self._src_direct, self.max_len)
         tgt_side = _Side(self.tgt_tokenizer, self.tgt_vocab, self._tgt_direct, self.max_len, True)

@@ -135,6 +135,8 @@ def test_encode_flat_equals_encode_pair(
     with pytest.MonkeyPatch.context() as patch:  # force several chunks on the thread pool
         patch.setattr(pipeline_module, "_MIN_CHUNK_ROWS", chunk)
         patch.setattr(pipeline_module, "_MAX_CHUNK_ROWS", chunk)
+        patch.setattr(pipeline_module, "_TWO_THREAD_BYTES", 0)  # one chunk: a thread a side
+        patch.setattr(pipeline_module, "_TWO_THREAD_ROWS", 0)
         (sv, so), (tv, to) = pipe.encode_flat(
             [s for s, _ in pairs], [t for _, t in pairs], num_threads=num_threads
         )
