@@ -53,7 +53,7 @@ import pyarrow as pa
 
 from seqdata.counts import TokenCounts, count_frame, rank_tokens, token_lists_to_arrow
 from seqdata.errors import ConfigError, InputTypeError, SpecialTokenError
-from seqdata.flat import FlatPieces, as_large_strings, drop_empty
+from seqdata.flat import FlatPieces, as_large_strings, drop_empty, lower_texts
 from seqdata.lookup import TokenLookup
 from seqdata.sentencepiece import SentencePieceTokenizer, leading_specials
 from seqdata.specials import (
@@ -143,9 +143,12 @@ def _value_set(
     key = ("fixed:" if fixed else "") + suffix
     value_set = cache.get(key)
     if value_set is None:
-        marks = ["\n" if fixed and t.lower() != t else "" for t in itos]
-        tokens = [t + suffix + m for t, m in zip(itos, marks, strict=True)]
-        value_set = cache[key] = pa.array(tokens, type=pa.large_string())
+        tokens = pl.Series(itos, dtype=pl.String)
+        values = tokens + suffix
+        if fixed:  # lower_texts is exactly str.lower
+            changed = (lower_texts(tokens) != tokens).to_numpy()
+            values = values + pl.Series(["", "\n"]).gather(changed.astype(np.int64))
+        value_set = cache[key] = as_large_strings(values)
     return value_set
 
 
