@@ -2,7 +2,10 @@
 
 The sentences are encoded with the pipeline, sorted by length so that each batch holds
 sentences of similar length, decoded (greedily, or with a beam) to EOS on the chosen device,
-detokenized, and returned in the input order.
+detokenized, and returned in the input order. With ``replace_unk`` each UNK in an output is
+replaced by the source token that the model attended to most when it wrote the UNK
+(OpenNMT's ``-replace_unk``, Luong et al. 2015): names and numbers outside a word
+vocabulary come through instead of ``<unk>``.
 
 [`reference_nll`][seqdata.translation.reference_nll] scores references instead: the model's
 teacher-forced negative log-likelihood of each reference given its source, the number behind
@@ -48,6 +51,7 @@ def translate(
     max_len: int | None = None,
     batch_size: int = 64,
     device: torch.device | str | None = None,
+    replace_unk: bool = False,
 ) -> list[str]:
     """Translate raw ``texts`` with a trained model and its pipeline, in order.
 
@@ -67,18 +71,25 @@ def translate(
         batch_size: sentences decoded at once.
         device: where to decode: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a
             ``torch.device`` (default: where the model is).
+        replace_unk: write, for each UNK, the source token with the largest attention weight
+            at the step that produced it (as the source tokenizer gave it, e.g. lowercased).
 
     Returns:
         One translation per text, in the order of ``texts``.
 
     Raises:
-        ConfigError: ``model`` is not a Seq2Seq, a bad ``batch_size``/``max_len``, or a
-            device this machine does not have.
+        ConfigError: ``model`` is not a Seq2Seq, a bad ``batch_size``/``max_len``, a device
+            this machine does not have, or ``replace_unk`` for a model without attention.
     """
     _check_model(model)
     check_int("batch_size", batch_size)
     check_int("beam", beam)
     check_optional_int("max_len", max_len)
+    if replace_unk and model.config.decoder.attention is None:
+        raise ConfigError(
+            "replace_unk copies the source token the model attended to, but this model has no "
+            "attention (attention=None); translate without replace_unk"
+        )
     dev = move_model(model, device)
     model.eval()
     out = [""] * len(texts)
@@ -96,6 +107,7 @@ def translate(
             keep.append(i)
     if not ids:
         return out
+    copy = _UnkCopier(pipeline, [texts[i] for i in keep]) if replace_unk else None
     ragged = Ragged.from_sequences(ids)
     order = np.argsort(-ragged.lengths, kind="stable")
     pad = model.config.decoder.pad_id
@@ -103,16 +115,51 @@ def translate(
         chunk = order[start : start + batch_size]
         src = ragged.take(chunk, pad_id=pad).to(dev)  # (B, S)
         lengths = torch.from_numpy(ragged.lengths[chunk])  # (B,)
+        attend = copy is not None
         if beam == 1:
-            decoded = model.greedy(src, lengths, max_len=max_len)
+            decoded = model.greedy(src, lengths, max_len=max_len, return_attention=attend)
         else:
             decoded = model.beam_search(
-                src, lengths, beam=beam, max_len=max_len, len_penalty=len_penalty
+                src,
+                lengths,
+                beam=beam,
+                max_len=max_len,
+                len_penalty=len_penalty,
+                return_attention=attend,
             )
         hyp, hyp_lengths = decoded.ids.cpu(), decoded.lengths.cpu()  # (B, T), (B,)
+        attention = None if decoded.attention is None else decoded.attention.cpu()  # (B, T, S)
         for row, j in enumerate(chunk.tolist()):
-            out[keep[j]] = pipeline.decode_target(hyp[row, : int(hyp_lengths[row])].tolist())
+            hyp_ids = hyp[row, : int(hyp_lengths[row])].tolist()
+            if copy is None or attention is None:
+                out[keep[j]] = pipeline.decode_target(hyp_ids)
+            else:
+                out[keep[j]] = copy(j, hyp_ids, attention[row])
     return out
+
+
+class _UnkCopier:
+    """Detokenized outputs with each UNK replaced by the most attended source token."""
+
+    def __init__(self, pipeline: PairPipeline, texts: Sequence[str]) -> None:
+        self.pipeline = pipeline
+        self.texts = texts
+        vocab = pipeline.tgt_vocab
+        self.unk_id = vocab.unk_id
+        self.unk_token = vocab.lookup_token(vocab.unk_id)
+
+    def __call__(self, index: int, hyp_ids: list[int], attention: torch.Tensor) -> str:
+        """The text of ``hyp_ids`` ``(T,)`` of source ``texts[index]``; ``attention``
+        ``(T', S)`` with ``T' >= T``: row ``t`` produced ``hyp_ids[t]``."""
+        pipe = self.pipeline
+        tokens = pipe.tgt_vocab.decode(hyp_ids, strip_specials=True)  # stops at EOS, keeps UNK
+        steps = [t for t, i in enumerate(hyp_ids) if i == self.unk_id]
+        if steps:
+            source = pipe.src_tokenizer(self.texts[index])[: pipe.max_len]
+            found = attention[steps, : len(source)].argmax(dim=-1).tolist()
+            picks = iter(found)  # UNKs come in the same order in tokens and in hyp_ids
+            tokens = [source[next(picks)] if t == self.unk_token else t for t in tokens]
+        return pipe.tgt_tokenizer.detokenize(tokens)
 
 
 @torch.no_grad()

@@ -1,8 +1,10 @@
-"""``seqdata translate --beam K --len-penalty A --max-len N``: the flags reach decoding, the
-default length limit is ``2 * source length + 10`` per sentence, bad values are usage errors."""
+"""``seqdata translate --beam K --len-penalty A --max-len N --replace-unk``: the flags reach
+decoding, the default length limit is ``2 * source length + 10`` per sentence, an UNK is
+replaced by the attended source word, bad values are usage errors."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from toy_translation import reversal_pairs, train_reversal
 from seqdata import PairPipeline
 from seqdata.checkpoint import save_checkpoint
 from seqdata.cli import main
+from seqdata.errors import ConfigError
 from seqdata.models import Seq2Seq
 from seqdata.translation import translate
 
@@ -115,3 +118,50 @@ def test_bad_decoding_flags_are_usage_errors(
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_replace_unk_writes_the_attended_source_word(beam: int) -> None:
+    # "j" is not in the target vocabulary, so the reversal model learns to write <unk> for
+    # it; its attention points at the mirrored source "j", which replace_unk copies
+    model, pipe = train_reversal(steps=150, unknown="j")
+    texts = [s for s, _ in reversal_pairs(200, seed=7) if "j" in s.split()]
+    plain = translate(model, pipe, texts, beam=beam)
+    copied = translate(model, pipe, texts, beam=beam, replace_unk=True)
+    unk = pipe.tgt_vocab.lookup_token(pipe.tgt_vocab.unk_id)
+    picks = []
+    for text, a, b in zip(texts, plain, copied, strict=True):
+        assert unk not in b.split()
+        assert len(a.split()) == len(b.split())
+        for x, y in zip(a.split(), b.split(), strict=True):
+            if x == unk:
+                assert y in text.split()  # a source word of this sentence
+                picks.append(y)
+            else:
+                assert x == y  # every other word is untouched
+    assert len(picks) >= len(texts)  # the model did write <unk> for the j's
+    assert picks.count("j") >= 0.9 * len(picks)
+
+
+def test_replace_unk_reaches_translate_and_evaluate_and_needs_attention(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, pipe = train_reversal(steps=60, unknown="j")
+    texts = [s for s, _ in reversal_pairs(30, seed=3)]
+    source, refs = tmp_path / "in.txt", tmp_path / "ref.txt"
+    source.write_text("".join(t + "\n" for t in texts), encoding="utf-8")
+    refs.write_text("".join(" ".join(reversed(t.split())) + "\n" for t in texts), "utf-8")
+    ckpt = str(save_checkpoint(tmp_path / "ckpt", model, pipeline=pipe))
+    out = run_translate(capsys, ckpt, source, "--replace-unk", "--beam", "3")
+    assert out == translate(model, pipe, texts, beam=3, replace_unk=True)
+    assert out != translate(model, pipe, texts, beam=3)
+    args = ["evaluate", "--checkpoint", ckpt, "--src", str(source), "--ref", str(refs)]
+    assert main([*args, "--json", "--replace-unk"]) == 0
+    replaced = json.loads(capsys.readouterr().out)
+    assert main([*args, "--json"]) == 0
+    kept = json.loads(capsys.readouterr().out)
+    assert replaced["replace_unk"] is True and kept["replace_unk"] is False
+    assert replaced["bleu"]["score"] > kept["bleu"]["score"]
+    flat = Seq2Seq.build(len(pipe.src_vocab), len(pipe.tgt_vocab), attention=None)
+    with pytest.raises(ConfigError, match="no attention"):
+        translate(flat, pipe, texts, replace_unk=True)

@@ -7,7 +7,7 @@ import random
 
 import torch
 
-from seqdata import PairPipeline
+from seqdata import PairPipeline, Vocab
 from seqdata.collate import PadCollate
 from seqdata.models import Seq2Seq
 
@@ -24,10 +24,14 @@ def reversal_pairs(n: int, seed: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def train_reversal(steps: int = 100) -> tuple[Seq2Seq, PairPipeline]:
-    """A GRU + attention model after ``steps`` Adam steps (100: ~90 BLEU), in eval mode."""
+def train_reversal(steps: int = 100, unknown: str = "") -> tuple[Seq2Seq, PairPipeline]:
+    """A GRU + attention model after ``steps`` Adam steps (100: ~90 BLEU), in eval mode;
+    the letters of ``unknown`` are left out of the target vocabulary (so they are UNK)."""
     pairs = reversal_pairs(2000, seed=0)
     pipe = PairPipeline.build([s for s, _ in pairs], [t for _, t in pairs])
+    if unknown:
+        kept = Vocab([t for t in LETTERS if t not in unknown])
+        pipe = PairPipeline(pipe.src_tokenizer, pipe.tgt_tokenizer, pipe.src_vocab, kept)
     torch.manual_seed(0)
     model = Seq2Seq.build(len(pipe.src_vocab), len(pipe.tgt_vocab), embed_dim=16, hidden_size=32)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)

@@ -5,12 +5,13 @@ Usage:
     seqdata evaluate --checkpoint ckpt/ --src test.de --ref test.en --beam 5 --lowercase
 
 The source file is translated as ``seqdata translate`` would (same flags: ``--beam``,
-``--len-penalty``, ``--max-len``, ``--device``), the detokenized hypotheses are scored
-against the *raw* reference lines — corpus BLEU and chrF through sacrebleu, each printed with
-its signature so two runs can be compared — and, when the references can be encoded with
-the checkpoint's pipeline, the model's perplexity on them (teacher-forced, no label
-smoothing). ``--json`` prints one JSON object instead of the report; ``--hyp-out`` keeps the
-hypotheses, one per line, to rescore with ``sacrebleu`` itself.
+``--len-penalty``, ``--max-len``, ``--replace-unk``, ``--device``), the detokenized
+hypotheses are scored against the *raw* reference lines — corpus BLEU and chrF through
+sacrebleu, each printed with its signature so two runs can be compared — and, when the
+references can be encoded with the checkpoint's pipeline, the model's perplexity on them
+(teacher-forced, no label smoothing). ``--json`` prints one JSON object instead of the
+report; ``--hyp-out`` keeps the hypotheses, one per line, to rescore with ``sacrebleu``
+itself.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def _score(score: Any) -> dict[str, Any]:
 def _report(result: dict[str, Any]) -> None:
     say(
         f"{result['sentences']} sentences, beam {result['beam']} (len-penalty "
-        f"{result['len_penalty']:g}), max-len {result['max_len'] or '2 x source + 10'}, "
+        f"{result['len_penalty']:g}{', <unk> replaced' if result['replace_unk'] else ''}), "
+        f"max-len {result['max_len'] or '2 x source + 10'}, "
         f"{result['device']}: {result['seconds']:.1f} s "
         f"({result['sentences'] / max(result['seconds'], 1e-9):.1f} sentences/s)"
     )
@@ -154,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         max_len=args.max_len,
         batch_size=args.batch_size,
         device=device,
+        replace_unk=args.replace_unk,
     )
     seconds = time.perf_counter() - start
     if args.hyp_out:
@@ -168,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         "beam": args.beam,
         "len_penalty": args.len_penalty,
         "max_len": args.max_len,
+        "replace_unk": args.replace_unk,
         "lowercase": args.lowercase,
         "device": str(device),
         "seconds": seconds,

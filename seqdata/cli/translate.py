@@ -4,7 +4,8 @@ One output line per input line (an empty line translates to an empty line); the 
 on ``--device`` (``auto``: CUDA when a GPU is visible). Greedy by default; ``--beam K``
 searches ``K`` hypotheses per sentence, ranked with GNMT's length normalisation
 (``--len-penalty``). Outputs are at most ``--max-len`` tokens, by default ``2 × source
-length + 10`` per sentence.
+length + 10`` per sentence. ``--replace-unk`` writes each ``<unk>`` as the source token the
+model attended to most when it wrote it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ nonnegative_float = number(float, lambda v: v >= 0, "a number >= 0")
 
 
 def add_decoding_options(p: argparse.ArgumentParser) -> None:
-    """``--beam``, ``--len-penalty``, ``--max-len``, ``--batch-size`` (translate, evaluate)."""
+    """``--beam``, ``--len-penalty``, ``--max-len``, ``--batch-size``, ``--replace-unk``
+    (translate, evaluate)."""
     p.add_argument(
         "--beam",
         type=positive_int,
@@ -44,6 +46,12 @@ def add_decoding_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--batch-size", type=positive_int, default=128, help="sentences per batch (default 128)"
+    )
+    p.add_argument(
+        "--replace-unk",
+        action="store_true",
+        help="write each <unk> as the source token the model attended to most when it wrote "
+        "it (names, numbers; needs a model with attention)",
     )
 
 
@@ -141,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         max_len=args.max_len,
         batch_size=args.batch_size,
         device=device,
+        replace_unk=args.replace_unk,
     )
     sys.stdout.write("".join(h.replace("\n", " ") + "\n" for h in hyps))
     sys.stdout.flush()
