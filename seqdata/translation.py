@@ -26,6 +26,7 @@ from seqdata.device import move_model
 from seqdata.errors import ConfigError, ParallelMismatchError, SeqdataError
 from seqdata.models import Seq2Seq
 from seqdata.ragged import Ragged
+from seqdata.sentencepiece import SentencePieceTokenizer
 
 if TYPE_CHECKING:
     from seqdata.pipeline import PairPipeline
@@ -139,7 +140,11 @@ def translate(
 
 
 class _UnkCopier:
-    """Detokenized outputs with each UNK replaced by the most attended source token."""
+    """Detokenized outputs with each UNK replaced by the most attended source token.
+
+    A sentencepiece source piece is copied as its text (``"▁Zürich"`` → ``"Zürich"``); into
+    a sentencepiece target it goes as a word of its own (``" Zürich"``, which the
+    detokenizer writes as is), so copies read right whichever tokenizers the pair uses."""
 
     def __init__(self, pipeline: PairPipeline, texts: Sequence[str]) -> None:
         self.pipeline = pipeline
@@ -147,6 +152,12 @@ class _UnkCopier:
         vocab = pipeline.tgt_vocab
         self.unk_id = vocab.unk_id
         self.unk_token = vocab.lookup_token(vocab.unk_id)
+        self.src_pieces = isinstance(pipeline.src_tokenizer, SentencePieceTokenizer)
+        self.tgt_pieces = isinstance(pipeline.tgt_tokenizer, SentencePieceTokenizer)
+
+    def _as_target(self, token: str) -> str:
+        text = token.replace("\u2581", " ").strip() if self.src_pieces else token
+        return " " + text if self.tgt_pieces else text
 
     def __call__(self, index: int, hyp_ids: list[int], attention: torch.Tensor) -> str:
         """The text of ``hyp_ids`` ``(T,)`` of source ``texts[index]``; ``attention``
@@ -158,7 +169,9 @@ class _UnkCopier:
             source = pipe.src_tokenizer(self.texts[index])[: pipe.max_len]
             found = attention[steps, : len(source)].argmax(dim=-1).tolist()
             picks = iter(found)  # UNKs come in the same order in tokens and in hyp_ids
-            tokens = [source[next(picks)] if t == self.unk_token else t for t in tokens]
+            tokens = [
+                self._as_target(source[next(picks)]) if t == self.unk_token else t for t in tokens
+            ]
         return pipe.tgt_tokenizer.detokenize(tokens)
 
 

@@ -165,3 +165,31 @@ def test_replace_unk_reaches_translate_and_evaluate_and_needs_attention(
     flat = Seq2Seq.build(len(pipe.src_vocab), len(pipe.tgt_vocab), attention=None)
     with pytest.raises(ConfigError, match="no attention"):
         translate(flat, pipe, texts, replace_unk=True)
+
+
+@pytest.mark.parametrize("src_spm,tgt_spm", [(False, False), (True, False), (False, True)])
+def test_a_copied_token_reads_as_a_word_whichever_tokenizers(src_spm: bool, tgt_spm: bool) -> None:
+    # attention one-hot on a chosen source token: the UNK written at that step becomes it
+    from seqdata.sentencepiece import SentencePieceTokenizer
+    from seqdata.tokenizers import WhitespaceTokenizer
+    from seqdata.translation import _UnkCopier
+
+    lines = ["the cat sat on the mat", "a dog ran far away"] * 50
+    spm = SentencePieceTokenizer.train(lines, vocab_size=40)
+    words = WhitespaceTokenizer()
+    pipe = PairPipeline.build(
+        lines, lines, spm if src_spm else words, spm if tgt_spm else words, max_size=20
+    )
+    source = "the Zürich cat"
+    tokens = pipe.src_tokenizer(source)
+    where = next(i for i, t in enumerate(tokens) if "Z" in t)  # the first piece of Zürich
+    vocab = pipe.tgt_vocab
+    hyp = [*vocab.encode(pipe.tgt_tokenizer("the")), vocab.unk_id]
+    hyp += [*vocab.encode(pipe.tgt_tokenizer("cat")), vocab.eos_id]
+    attention = torch.zeros(len(hyp), len(tokens))
+    attention[:, 0] = 1.0
+    attention[hyp.index(vocab.unk_id), where] = 1.0
+    attention[hyp.index(vocab.unk_id), 0] = 0.0
+    text = _UnkCopier(pipe, [source])(0, hyp, attention)
+    copied = tokens[where].replace("\u2581", "")
+    assert text.split() == ["the", copied, "cat"]
