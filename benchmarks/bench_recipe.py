@@ -17,7 +17,9 @@ ingredient added per row:
 8. the preset as first written (Adam 1e-3, 4,096-token batches), beam 5 — the row that
    moved the preset to 2e-3 and 1,024 tokens;
 9. the preset with 2,048-token batches, beam 5 — half the updates of row 7: the row behind
-   ``--max-tokens auto`` (1,024 tokens for a corpus this small).
+   ``--max-tokens auto`` (1,024 tokens for a corpus this small);
+10. row 7's ``best/`` decoded again with beam 5 and ``--replace-unk`` (each ``<unk>``
+    written as the source word the model attended to most).
 
 Every row prints test BLEU and chrF (sacrebleu, 13a; lowercased and cased) and the training
 seconds per epoch. ``best/`` (selected by validation BLEU) is the checkpoint scored.
@@ -35,7 +37,7 @@ setting; the full run (``--scale 1 --pairs 0 --max-len 0 --epochs 15``, all ~29k
 verses) is the GPU one.
 
     python benchmarks/bench_recipe.py [--pairs 8000] [--max-len 20] [--test 500] [--epochs 20]
-        [--scale 0.25] [--threads 1] [--work DIR] [--runs 1,2,3,4,5,6,7,8,9]
+        [--scale 0.25] [--threads 1] [--work DIR] [--runs 1,2,3,4,5,6,7,8,9,10]
 """
 
 from __future__ import annotations
@@ -93,7 +95,10 @@ ROWS: dict[int, tuple[str, list[str], dict[str, int], int, int]] = {
         5,
         9,
     ),
+    10: ("(10) (7) + --replace-unk", [], BIG, 5, 7),
 }
+# row: flags of `seqdata evaluate` besides --beam
+DECODE: dict[int, list[str]] = {10: ["--replace-unk"]}
 
 
 def _seqdata(*argv: str, env: dict[str, str]) -> str:
@@ -159,9 +164,12 @@ def train(row: int, args: argparse.Namespace, work: Path, env: dict[str, str]) -
     return out
 
 
-def score(run: Path, beam: int, work: Path, env: dict[str, str]) -> dict[str, Any]:
-    """Test BLEU/chrF (lowercased and cased) of ``run``'s ``best/`` decoded with ``beam``."""
-    hyp = work / f"{run.name}.beam{beam}.hyp"
+def score(
+    run: Path, beam: int, work: Path, env: dict[str, str], flags: list[str]
+) -> dict[str, Any]:
+    """Test BLEU/chrF (lowercased and cased) of ``run``'s ``best/`` decoded with ``beam``
+    and the evaluate ``flags``."""
+    hyp = work / f"{run.name}.beam{beam}{''.join(flags).replace('--', '.')}.hyp"
     got = json.loads(
         _seqdata(
             "evaluate",
@@ -178,6 +186,7 @@ def score(run: Path, beam: int, work: Path, env: dict[str, str]) -> dict[str, An
             "--device",
             "cpu",
             "--json",
+            *flags,
             env=env,
         )
     )
@@ -210,7 +219,7 @@ def _parse() -> argparse.Namespace:
     p.add_argument("--scale", type=float, default=0.25, help="multiplies the model sizes")
     p.add_argument("--bleu-pairs", type=int, default=200, help="validation BLEU pairs")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--runs", default="1,2,3,4,5,6,7,8,9", help="rows to run, comma-separated")
+    p.add_argument("--runs", default="1,2,3,4,5,6,7,8,9,10", help="rows to run, comma-separated")
     p.add_argument("--work", default=None, help="keep the data and runs here")
     return p.parse_args()
 
@@ -244,7 +253,7 @@ def main() -> None:
         start = time.perf_counter()
         if by not in trained:
             trained[by] = work / f"run{by}" if by != row else train(row, args, work, env)
-        got = score(trained[by], beam, work, env)
+        got = score(trained[by], beam, work, env, DECODE.get(row, []))
         print(
             f"{label:<38} {got['bleu_lc']:7.2f} {got['chrf_lc']:7.2f} {got['bleu']:6.2f} "
             f"{got['chrf']:6.2f} {got['s_per_epoch']:7.1f}"
