@@ -7,6 +7,9 @@ on request, the attention weights ``(B, T, S)`` for an alignment heatmap.
 - **Length limit.** ``max_len=None`` lets each sentence generate up to
   ``2 * src_len + 10`` tokens (EOS included); an ``int`` is the same limit for every row.
   A hypothesis that reaches its limit ends there without EOS.
+- **Minimum length.** EOS cannot be chosen before ``min_len`` tokens (default 1, as in
+  fairseq: a translation of a non-empty source is never empty; its log-probability is set
+  to ``-inf`` for those steps, in both loops, so ``beam=1`` still equals greedy).
 - **Beam search.** ``beam`` hypotheses per sentence, expanded together as one ``(B*K)``
   batch; each step keeps the ``K`` best of the ``K * V`` continuations. Finished
   hypotheses stay in the beam with their score frozen, so they compete with the growing
@@ -106,6 +109,7 @@ def greedy_search(
     src_lengths: Tensor,
     *,
     max_len: int | None = None,
+    min_len: int = 1,
     return_attention: bool = False,
 ) -> Decoded:
     """Feed the argmax back until every row has produced EOS or reached its limit.
@@ -117,8 +121,10 @@ def greedy_search(
         src: ``(B, S)`` source ids (moved to the model's device).
         src_lengths: ``(B,)`` source lengths.
         max_len: the most tokens per output, EOS included; None: ``2 * src_len + 10``.
+        min_len: the fewest tokens before EOS (0: EOS may come first, an empty output).
         return_attention: also return the attention weights ``(B, T, S)``.
     """
+    shortest = check_int("min_len", min_len, low=0)
     cfg, dec = model.config, model.decoder
     limits = _limits(src_lengths, max_len)  # (B,) CPU
     device = _model_device(model)
@@ -134,9 +140,11 @@ def greedy_search(
     for t in range(int(limits.max())):
         out = dec.run(inp, state, memory, mask, keys=keys)
         state = out.state
-        logits = dec.project(out.features[:, 0]).float()  # (B, V)
-        nxt = logits.argmax(-1)  # (B,)
-        step_logp = F.log_softmax(logits, -1).gather(1, nxt[:, None])[:, 0]  # (B,)
+        logp = F.log_softmax(dec.project(out.features[:, 0]).float(), -1)  # (B, V)
+        if t < shortest:
+            logp[:, cfg.eos_id] = float("-inf")
+        nxt = logp.argmax(-1)  # (B,)
+        step_logp = logp.gather(1, nxt[:, None])[:, 0]  # (B,)
         score += step_logp.masked_fill(done, 0.0)
         if return_attention and out.attention is not None:
             atts.append(out.attention[:, 0].masked_fill(done[:, None], 0.0))  # (B, S)
@@ -167,6 +175,7 @@ def beam_search(
     beam: int = 5,
     max_len: int | None = None,
     len_penalty: float = 1.0,
+    min_len: int = 1,
     return_attention: bool = False,
 ) -> Decoded:
     """Batched beam search; the best hypothesis of each sentence by ``log P / lp``.
@@ -181,6 +190,7 @@ def beam_search(
         beam: hypotheses kept per sentence ``K``.
         max_len: the most tokens per output, EOS included; None: ``2 * src_len + 10``.
         len_penalty: the GNMT exponent ``alpha`` (module docstring); 0 turns it off.
+        min_len: the fewest tokens before EOS (0: EOS may come first, an empty output).
         return_attention: also return the attention weights ``(B, T, S)`` of the best
             hypotheses.
 
@@ -190,6 +200,7 @@ def beam_search(
     """
     k = check_int("beam", beam)
     alpha = check_float("len_penalty", len_penalty, low=0.0)
+    shortest = check_int("min_len", min_len, low=0)
     cfg, dec = model.config, model.decoder
     limits = _limits(src_lengths, max_len)  # (B,) CPU
     device = _model_device(model)
@@ -214,6 +225,8 @@ def beam_search(
         out = dec.run(inp, beam_state, memory, mask, keys=keys)
         logits = dec.project(out.features[:, 0]).float()  # (B*K, V)
         logp = F.log_softmax(logits, -1).view(batch, k, vocab)  # (B, K, V)
+        if t < shortest:
+            logp[..., cfg.eos_id] = float("-inf")
         logp = torch.where(finished[..., None], frozen, logp)
         cand = scores[..., None] + logp  # (B, K, V)
         new_len = hyp_len + (~finished).long()  # (B, K)

@@ -50,6 +50,7 @@ def translate(
     beam: int = 1,
     len_penalty: float = 1.0,
     max_len: int | None = None,
+    min_len: int = 1,
     batch_size: int = 64,
     device: torch.device | str | None = None,
     replace_unk: bool = False,
@@ -69,6 +70,8 @@ def translate(
         len_penalty: the beam's length normalisation exponent (GNMT's alpha; 0: none).
         max_len: the most target tokens to generate (EOS included); default
             ``2 × source length + 10`` per sentence.
+        min_len: the fewest tokens before EOS (default 1: a translation of a sentence with
+            tokens is never empty; 0 lets the model stop at once).
         batch_size: sentences decoded at once.
         device: where to decode: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a
             ``torch.device`` (default: where the model is).
@@ -86,6 +89,7 @@ def translate(
     check_int("batch_size", batch_size)
     check_int("beam", beam)
     check_optional_int("max_len", max_len)
+    check_int("min_len", min_len, low=0)
     if replace_unk and model.config.decoder.attention is None:
         raise ConfigError(
             "replace_unk copies the source token the model attended to, but this model has no "
@@ -118,7 +122,9 @@ def translate(
         lengths = torch.from_numpy(ragged.lengths[chunk])  # (B,)
         attend = copy is not None
         if beam == 1:
-            decoded = model.greedy(src, lengths, max_len=max_len, return_attention=attend)
+            decoded = model.greedy(
+                src, lengths, max_len=max_len, min_len=min_len, return_attention=attend
+            )
         else:
             decoded = model.beam_search(
                 src,
@@ -126,6 +132,7 @@ def translate(
                 beam=beam,
                 max_len=max_len,
                 len_penalty=len_penalty,
+                min_len=min_len,
                 return_attention=attend,
             )
         hyp, hyp_lengths = decoded.ids.cpu(), decoded.lengths.cpu()  # (B, T), (B,)

@@ -152,6 +152,28 @@ def test_a_model_that_never_stops_runs_to_two_source_lengths_plus_ten():
         assert not bool((out.ids == EOS).any())
 
 
+# From SOS the model's first choice is EOS (an empty output); then A, then EOS again.
+EAGER = {SOS: {EOS: 0.6, A: 0.4}, A: {EOS: 0.6, A: 0.25, B: 0.15}, B: {EOS: 0.9, B: 0.1}}
+
+
+@pytest.mark.parametrize("min_len", [0, 1, 3])
+def test_eos_waits_for_min_len_tokens_in_both_loops(min_len):
+    model = markov_model(EAGER)
+    src, lengths = padded([[4, 5], [4]])
+    greedy = greedy_search(model, src, lengths, min_len=min_len)
+    beams = [beam_search(model, src, lengths, beam=k, min_len=min_len) for k in (1, 3)]
+    assert greedy.ids.tolist() == beams[0].ids.tolist()  # beam 1 is still greedy
+    torch.testing.assert_close(greedy.scores, beams[0].scores)
+    for out in (greedy, *beams):
+        words = out.lengths - 1  # every row ends with EOS here
+        assert out.ids[:, min_len].tolist() == [EOS, EOS]  # the first EOS allowed is taken
+        assert words.tolist() == [min_len, min_len]
+    if min_len == 0:
+        assert greedy.ids[:, 0].tolist() == [EOS, EOS]  # the empty output it would give
+    else:  # forced words: A first (0.4 beats UNK, B, ...), then the likeliest continuation
+        assert greedy.ids[:, 0].tolist() == [A, A]
+
+
 @pytest.mark.parametrize(("cell", "attention", "input_feed"), VARIANTS[1:4])
 def test_batched_beam_search_equals_one_sentence_at_a_time(cell, attention, input_feed):
     model = random_model(cell, attention, input_feed, seed=3)
@@ -197,6 +219,9 @@ def test_bad_decoding_arguments_are_config_errors():
         beam_search(model, src, lengths, len_penalty=-1.0)
     with pytest.raises(ConfigError, match="max_len should be"):
         greedy_search(model, src, lengths, max_len=0)
+    for search in (greedy_search, beam_search):
+        with pytest.raises(ConfigError, match="min_len should be"):
+            search(model, src, lengths, min_len=-1)
 
 
 def test_seq2seq_methods_delegate_to_the_loops():

@@ -89,6 +89,25 @@ def test_flags_reach_the_decoder(
     assert len(out) == 12 and sum(1 for line in out if line) >= 10
 
 
+def test_min_len_reaches_the_decoder(
+    stuck: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a model that says EOS first, then "x": an empty line with --min-len 0, x's otherwise
+    ckpt = Path(stuck["checkpoint"])
+    pipe = PairPipeline.load(ckpt)
+    model = Seq2Seq.build(len(pipe.src_vocab), len(pipe.tgt_vocab), embed_dim=4, hidden_size=8)
+    with torch.no_grad():
+        model.decoder.out.bias[pipe.tgt_vocab.eos_id] = 1e4
+        model.decoder.out.bias[pipe.tgt_vocab["x"]] = 1e3
+    eager = str(save_checkpoint(ckpt.parent / "eager", model, pipeline=pipe))
+    for beam in ("1", "3"):
+        empty = run_translate(capsys, eager, stuck["src"], "--min-len", "0", "--beam", beam)
+        assert empty == ["", "", "", ""]
+        two = run_translate(capsys, eager, stuck["src"], "--min-len", "2", "--beam", beam)
+        assert two == ["x x", "", "x x", "x x"]  # an empty input line stays empty
+        assert run_translate(capsys, eager, stuck["src"], "--beam", beam) == ["x", "", "x", "x"]
+
+
 def test_beam_and_length_penalty_change_the_output(
     random_model: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -108,6 +127,7 @@ def test_beam_and_length_penalty_change_the_output(
         (["--beam", "two"], "--beam: should be a positive integer, but got 'two'"),
         (["--len-penalty", "-1"], "--len-penalty: should be a number >= 0, but got -1.0"),
         (["--max-len", "0"], "--max-len: should be a positive integer, but got 0"),
+        (["--min-len", "-1"], "--min-len: should be an integer >= 0, but got -1"),
     ],
 )
 def test_bad_decoding_flags_are_usage_errors(

@@ -118,7 +118,7 @@ def _report(result: dict[str, Any]) -> None:
     say(
         f"{result['sentences']} sentences, beam {result['beam']} (len-penalty "
         f"{result['len_penalty']:g}{', <unk> replaced' if result['replace_unk'] else ''}), "
-        f"max-len {result['max_len'] or '2 x source + 10'}, "
+        f"max-len {result['max_len'] or '2 x source + 10'}, min-len {result['min_len']}, "
         f"{result['device']}: {result['seconds']:.1f} s "
         f"({result['sentences'] / max(result['seconds'], 1e-9):.1f} sentences/s)"
     )
@@ -154,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         beam=args.beam,
         len_penalty=args.len_penalty,
         max_len=args.max_len,
+        min_len=args.min_len,
         batch_size=args.batch_size,
         device=device,
         replace_unk=args.replace_unk,
@@ -171,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
         "beam": args.beam,
         "len_penalty": args.len_penalty,
         "max_len": args.max_len,
+        "min_len": args.min_len,
         "replace_unk": args.replace_unk,
         "lowercase": args.lowercase,
         "device": str(device),

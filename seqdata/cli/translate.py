@@ -4,8 +4,9 @@ One output line per input line (an empty line translates to an empty line); the 
 on ``--device`` (``auto``: CUDA when a GPU is visible). Greedy by default; ``--beam K``
 searches ``K`` hypotheses per sentence, ranked with GNMT's length normalisation
 (``--len-penalty``). Outputs are at most ``--max-len`` tokens, by default ``2 × source
-length + 10`` per sentence. ``--replace-unk`` writes each ``<unk>`` as the source token the
-model attended to most when it wrote it.
+length + 10`` per sentence, and at least ``--min-len`` tokens (default 1: no empty
+translation). ``--replace-unk`` writes each ``<unk>`` as the source token the model attended
+to most when it wrote it.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from seqdata.cli import COMMANDS, UsageError, add_device_option, number, positiv
 __all__ = ["add_decoding_options", "add_parser", "load_translator", "read_lines", "run"]
 
 nonnegative_float = number(float, lambda v: v >= 0, "a number >= 0")
+nonnegative_int = number(int, lambda v: v >= 0, "an integer >= 0")
 
 
 def add_decoding_options(p: argparse.ArgumentParser) -> None:
-    """``--beam``, ``--len-penalty``, ``--max-len``, ``--batch-size``, ``--replace-unk``
-    (translate, evaluate)."""
+    """``--beam``, ``--len-penalty``, ``--max-len``, ``--min-len``, ``--batch-size``,
+    ``--replace-unk`` (translate, evaluate)."""
     p.add_argument(
         "--beam",
         type=positive_int,
@@ -43,6 +45,13 @@ def add_decoding_options(p: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         help="most target tokens to generate, EOS included (default: 2 x source length + 10)",
+    )
+    p.add_argument(
+        "--min-len",
+        type=nonnegative_int,
+        default=1,
+        help="fewest tokens before EOS (default 1: no empty translation; 0 lets the model "
+        "stop at once)",
     )
     p.add_argument(
         "--batch-size", type=positive_int, default=128, help="sentences per batch (default 128)"
@@ -147,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         beam=args.beam,
         len_penalty=args.len_penalty,
         max_len=args.max_len,
+        min_len=args.min_len,
         batch_size=args.batch_size,
         device=device,
         replace_unk=args.replace_unk,

@@ -305,15 +305,16 @@ class Seq2Seq(nn.Module):
         return int(tgt_lengths.sum()) - len(tgt_lengths)
 
     def greedy_decode(
-        self, src: Tensor, src_lengths: Tensor, max_len: int
+        self, src: Tensor, src_lengths: Tensor, max_len: int, min_len: int = 1
     ) -> tuple[Tensor, Tensor]:
         """Feed the argmax back until every sequence has produced EOS: ``(ids (B, T), lengths
-        (B,))``, lengths on the CPU and EOS included (``max_len`` for a row without EOS).
+        (B,))``, lengths on the CPU and EOS included (``max_len`` for a row without EOS);
+        no EOS before ``min_len`` tokens.
 
         [`greedy`][seqdata.models.Seq2Seq.greedy] gives the same ids plus scores and
         attention weights; call ``model.eval()`` first if the model has dropout.
         """
-        out = self.greedy(src, src_lengths, max_len=check_int("max_len", max_len))
+        out = self.greedy(src, src_lengths, max_len=check_int("max_len", max_len), min_len=min_len)
         return out.ids, out.lengths
 
     def greedy(
@@ -322,13 +323,19 @@ class Seq2Seq(nn.Module):
         src_lengths: Tensor,
         *,
         max_len: int | None = None,
+        min_len: int = 1,
         return_attention: bool = False,
     ) -> Decoded:
         """Greedy decoding with scores (and attention): see `seqdata.decoding.greedy_search`."""
         from seqdata.decoding import greedy_search
 
         return greedy_search(
-            self, src, src_lengths, max_len=max_len, return_attention=return_attention
+            self,
+            src,
+            src_lengths,
+            max_len=max_len,
+            min_len=min_len,
+            return_attention=return_attention,
         )
 
     def beam_search(
@@ -339,6 +346,7 @@ class Seq2Seq(nn.Module):
         beam: int = 5,
         max_len: int | None = None,
         len_penalty: float = 1.0,
+        min_len: int = 1,
         return_attention: bool = False,
     ) -> Decoded:
         """Batched beam search: see `seqdata.decoding.beam_search`."""
@@ -351,6 +359,7 @@ class Seq2Seq(nn.Module):
             beam=beam,
             max_len=max_len,
             len_penalty=len_penalty,
+            min_len=min_len,
             return_attention=return_attention,
         )
 
