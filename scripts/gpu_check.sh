@@ -70,7 +70,9 @@ cli_run() {  # cli_run DEVICE PAIRS EPOCHS: prepare → train → translate on a
   corpus "$2" &&
   $PY -m seqdata prepare --src "$WORK/train.src" --tgt "$WORK/train.tgt" --out "$WORK/data-$dev" &&
   $PY -m seqdata train "$WORK/data-$dev" --out "$WORK/ckpt-$dev" --epochs "$3" --device "$dev" &&
-  $PY -m seqdata translate --checkpoint "$WORK/ckpt-$dev" --device "$dev" <"$WORK/test.src"
+  $PY -m seqdata translate --checkpoint "$WORK/ckpt-$dev" --device "$dev" <"$WORK/test.src" &&
+  $PY -m seqdata translate --checkpoint "$WORK/ckpt-$dev" --device "$dev" --beam 5 \
+    --replace-unk --min-len 2 <"$WORK/test.src"
 }
 recipe_time() {  # recipe_time DEVICE PAIRS: s/epoch of --recipe rnn-attention vs 256/512 in batches of 128
   local dev=$1 data="$WORK/data-recipe"

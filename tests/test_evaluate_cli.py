@@ -194,11 +194,12 @@ def test_bad_inputs_are_one_line_errors(
 
 
 @pytest.mark.cuda
+@pytest.mark.parametrize("flags", [[], ["--replace-unk", "--min-len", "2"]])
 def test_evaluate_on_cuda_matches_the_cpu(
-    trained: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    trained: dict[str, Any], capsys: pytest.CaptureFixture[str], flags: list[str]
 ) -> None:
-    cpu = evaluate(trained, capsys, "--beam", "4", "--device", "cpu")
-    gpu = evaluate(trained, capsys, "--beam", "4", "--device", "cuda")
+    cpu = evaluate(trained, capsys, "--beam", "4", "--device", "cpu", *flags)
+    gpu = evaluate(trained, capsys, "--beam", "4", "--device", "cuda", *flags)
     assert gpu["device"].startswith("cuda")
     assert gpu["bleu"]["score"] == pytest.approx(cpu["bleu"]["score"], abs=0.5)
     assert gpu["perplexity"] == pytest.approx(cpu["perplexity"], rel=1e-3)
