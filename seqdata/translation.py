@@ -15,7 +15,7 @@ perplexity.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -63,8 +63,7 @@ def translate(
 
     Args:
         model: a trained [`Seq2Seq`][seqdata.models.Seq2Seq].
-        pipeline: the [`PairPipeline`][seqdata.PairPipeline] it was trained with (from the
-            checkpoint).
+        pipeline: the [`PairPipeline`][seqdata.PairPipeline] it was trained with.
         texts: one source sentence each.
         beam: beam width; 1 decodes greedily (the argmax fed back to EOS).
         len_penalty: the beam's length normalisation exponent (GNMT's alpha; 0: none).
@@ -90,14 +89,54 @@ def translate(
     check_int("beam", beam)
     check_optional_int("max_len", max_len)
     check_int("min_len", min_len, low=0)
+    _check_attention(model, replace_unk)
+    dev = move_model(model, device)
+    model.eval()
+    out = [""] * len(texts)
+    ids, keep = _encode_sources(pipeline, texts)
+    if not ids:
+        return out
+    write = _Writer(pipeline, [texts[i] for i in keep], replace_unk)
+    search: dict[str, Any] = {"max_len": max_len, "min_len": min_len}
+    ragged = Ragged.from_sequences(ids)
+    order = np.argsort(-ragged.lengths, kind="stable")
+    pad = model.config.decoder.pad_id
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        src = ragged.take(chunk, pad_id=pad).to(dev)  # (B, S)
+        lengths = torch.from_numpy(ragged.lengths[chunk])  # (B,)
+        if beam == 1:
+            decoded = model.greedy(src, lengths, return_attention=replace_unk, **search)
+        else:
+            decoded = model.beam_search(
+                src,
+                lengths,
+                beam=beam,
+                len_penalty=len_penalty,
+                return_attention=replace_unk,
+                **search,
+            )
+        hyp, hyp_lengths = decoded.ids.cpu(), decoded.lengths.cpu()  # (B, T), (B,)
+        attention = None if decoded.attention is None else decoded.attention.cpu()  # (B, T, S)
+        for row, j in enumerate(chunk.tolist()):
+            hyp_ids = hyp[row, : int(hyp_lengths[row])].tolist()
+            out[keep[j]] = write(j, hyp_ids, None if attention is None else attention[row])
+    return out
+
+
+def _check_attention(model: Seq2Seq, replace_unk: bool) -> None:
     if replace_unk and model.config.decoder.attention is None:
         raise ConfigError(
             "replace_unk copies the source token the model attended to, but this model has no "
             "attention (attention=None); translate without replace_unk"
         )
-    dev = move_model(model, device)
-    model.eval()
-    out = [""] * len(texts)
+
+
+def _encode_sources(
+    pipeline: PairPipeline, texts: Sequence[str]
+) -> tuple[list[list[int]], list[int]]:
+    """The source ids of the texts with tokens, and their positions in ``texts`` (an empty
+    line has nothing to translate; any other text that cannot be encoded raises)."""
     ids: list[list[int]] = []
     keep: list[int] = []
     for i, text in enumerate(texts):
@@ -106,56 +145,25 @@ def translate(
         except SeqdataError:
             if text.strip():
                 raise
-            continue  # an empty line: nothing to translate
+            continue
         if len(encoded):
             ids.append(list(encoded))
             keep.append(i)
-    if not ids:
-        return out
-    copy = _UnkCopier(pipeline, [texts[i] for i in keep]) if replace_unk else None
-    ragged = Ragged.from_sequences(ids)
-    order = np.argsort(-ragged.lengths, kind="stable")
-    pad = model.config.decoder.pad_id
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        src = ragged.take(chunk, pad_id=pad).to(dev)  # (B, S)
-        lengths = torch.from_numpy(ragged.lengths[chunk])  # (B,)
-        attend = copy is not None
-        if beam == 1:
-            decoded = model.greedy(
-                src, lengths, max_len=max_len, min_len=min_len, return_attention=attend
-            )
-        else:
-            decoded = model.beam_search(
-                src,
-                lengths,
-                beam=beam,
-                max_len=max_len,
-                len_penalty=len_penalty,
-                min_len=min_len,
-                return_attention=attend,
-            )
-        hyp, hyp_lengths = decoded.ids.cpu(), decoded.lengths.cpu()  # (B, T), (B,)
-        attention = None if decoded.attention is None else decoded.attention.cpu()  # (B, T, S)
-        for row, j in enumerate(chunk.tolist()):
-            hyp_ids = hyp[row, : int(hyp_lengths[row])].tolist()
-            if copy is None or attention is None:
-                out[keep[j]] = pipeline.decode_target(hyp_ids)
-            else:
-                out[keep[j]] = copy(j, hyp_ids, attention[row])
-    return out
+    return ids, keep
 
 
-class _UnkCopier:
-    """Detokenized outputs with each UNK replaced by the most attended source token.
+class _Writer:
+    """Detokenized outputs; with ``replace_unk``, each UNK replaced by the most attended
+    source token.
 
     A sentencepiece source piece is copied as its text (``"▁Zürich"`` → ``"Zürich"``); into
     a sentencepiece target it goes as a word of its own (``" Zürich"``, which the
     detokenizer writes as is), so copies read right whichever tokenizers the pair uses."""
 
-    def __init__(self, pipeline: PairPipeline, texts: Sequence[str]) -> None:
+    def __init__(self, pipeline: PairPipeline, texts: Sequence[str], replace_unk: bool) -> None:
         self.pipeline = pipeline
         self.texts = texts
+        self.replace_unk = replace_unk
         vocab = pipeline.tgt_vocab
         self.unk_id = vocab.unk_id
         self.unk_token = vocab.lookup_token(vocab.unk_id)
@@ -166,13 +174,13 @@ class _UnkCopier:
         text = token.replace("\u2581", " ").strip() if self.src_pieces else token
         return " " + text if self.tgt_pieces else text
 
-    def __call__(self, index: int, hyp_ids: list[int], attention: torch.Tensor) -> str:
+    def __call__(self, index: int, hyp_ids: list[int], attention: torch.Tensor | None) -> str:
         """The text of ``hyp_ids`` ``(T,)`` of source ``texts[index]``; ``attention``
-        ``(T', S)`` with ``T' >= T``: row ``t`` produced ``hyp_ids[t]``."""
+        ``(T', S)`` with ``T' >= T`` (row ``t`` produced ``hyp_ids[t]``), or None."""
         pipe = self.pipeline
         tokens = pipe.tgt_vocab.decode(hyp_ids, strip_specials=True)  # stops at EOS, keeps UNK
         steps = [t for t, i in enumerate(hyp_ids) if i == self.unk_id]
-        if steps:
+        if self.replace_unk and attention is not None and steps:
             source = pipe.src_tokenizer(self.texts[index])[: pipe.max_len]
             found = attention[steps, : len(source)].argmax(dim=-1).tolist()
             picks = iter(found)  # UNKs come in the same order in tokens and in hyp_ids

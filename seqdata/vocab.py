@@ -414,8 +414,7 @@ class Vocab(SpecialIds, VocabFile):
     # -- dunder -----------------------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        # the tokens as one C-pickled blob: `datasets` fingerprints a map function with
-        # pure-Python dill, which would otherwise pickle 100,000 strings one call at a time
+        # one C-pickled blob: `datasets` hashes map functions with pure-Python dill (slow)
         return {"tokens": pickle.dumps(self._itos, protocol=4), "specials": self._specials}
 
     def __setstate__(self, state: dict[str, Any]) -> None:

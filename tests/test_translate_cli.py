@@ -192,7 +192,7 @@ def test_a_copied_token_reads_as_a_word_whichever_tokenizers(src_spm: bool, tgt_
     # attention one-hot on a chosen source token: the UNK written at that step becomes it
     from seqdata.sentencepiece import SentencePieceTokenizer
     from seqdata.tokenizers import WhitespaceTokenizer
-    from seqdata.translation import _UnkCopier
+    from seqdata.translation import _Writer
 
     lines = ["the cat sat on the mat", "a dog ran far away"] * 50
     spm = SentencePieceTokenizer.train(lines, vocab_size=40)
@@ -210,6 +210,6 @@ def test_a_copied_token_reads_as_a_word_whichever_tokenizers(src_spm: bool, tgt_
     attention[:, 0] = 1.0
     attention[hyp.index(vocab.unk_id), where] = 1.0
     attention[hyp.index(vocab.unk_id), 0] = 0.0
-    text = _UnkCopier(pipe, [source])(0, hyp, attention)
+    text = _Writer(pipe, [source], replace_unk=True)(0, hyp, attention)
     copied = tokens[where].replace("\u2581", "")
     assert text.split() == ["the", copied, "cat"]

@@ -329,14 +329,8 @@ class Seq2Seq(nn.Module):
         """Greedy decoding with scores (and attention): see `seqdata.decoding.greedy_search`."""
         from seqdata.decoding import greedy_search
 
-        return greedy_search(
-            self,
-            src,
-            src_lengths,
-            max_len=max_len,
-            min_len=min_len,
-            return_attention=return_attention,
-        )
+        options: dict[str, Any] = {"max_len": max_len, "min_len": min_len}
+        return greedy_search(self, src, src_lengths, return_attention=return_attention, **options)
 
     def beam_search(
         self,
@@ -352,15 +346,13 @@ class Seq2Seq(nn.Module):
         """Batched beam search: see `seqdata.decoding.beam_search`."""
         from seqdata.decoding import beam_search
 
+        options: dict[str, Any] = {
+            "max_len": max_len,
+            "len_penalty": len_penalty,
+            "min_len": min_len,
+        }
         return beam_search(
-            self,
-            src,
-            src_lengths,
-            beam=beam,
-            max_len=max_len,
-            len_penalty=len_penalty,
-            min_len=min_len,
-            return_attention=return_attention,
+            self, src, src_lengths, beam=beam, return_attention=return_attention, **options
         )
 
     def _check_target(self, batch: Batch) -> tuple[Tensor, Tensor]:
