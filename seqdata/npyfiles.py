@@ -83,10 +83,14 @@ def check_verify(verify: Any) -> str:
 
 def verify_file(path: Path, array: np.ndarray, record: Any, level: str) -> None:
     """Compare a loaded file with its manifest record (see the module's levels)."""
-    if level == "none" or record is None:
+    if level == "none":
         return
-    if not isinstance(record, dict):
-        raise ManifestError(f"the manifest's record of {path.name} is not an object", path=path)
+    if not isinstance(record, dict):  # every store of this format version records its files
+        raise ManifestError(
+            f"the manifest should record {path.name}'s size and checksum, but its record is "
+            f"{record!r}: the manifest was edited or damaged; save the corpus again",
+            path=path,
+        )
     size = path.stat().st_size
     if size != record.get("bytes"):
         raise ManifestError(

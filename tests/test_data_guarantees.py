@@ -169,6 +169,24 @@ def test_a_shifted_offset_is_caught_by_the_full_check(store):
         ParallelCorpus.load(store, verify="full")
 
 
+@pytest.mark.parametrize("record", ["drop", None, {}, "drop files"])
+def test_a_manifest_without_a_files_record_is_refused_not_trusted(store, record):
+    # found by test_fuzz: with src's record gone, a flipped id loaded under verify="full"
+    manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
+    spec = manifest["fields"]["src"]
+    if record == "drop files":
+        del spec["files"]
+    elif record == "drop":
+        del spec["files"]["values"]
+    else:
+        spec["files"] = record
+    (store / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    for verify in ("fast", "full"):
+        with pytest.raises(ManifestError, match=r"src.values.npy: the manifest should record"):
+            ParallelCorpus.load(store, verify=verify)
+    assert len(ParallelCorpus.load(store, verify="none")) == len(SRC)
+
+
 def test_a_manifest_naming_the_other_sides_files_is_refused(store):
     manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
     src, tgt = manifest["fields"]["src"], manifest["fields"]["tgt"]
