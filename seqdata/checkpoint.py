@@ -12,7 +12,8 @@ pipeline with other vocabularies silently: ``load_checkpoint(path, pipeline=p)``
 
 Replacing a checkpoint keeps the last good one: the new one is written beside it, the old
 one is renamed to ``.NAME.prev`` and the new one into place, and only then is the old one
-deleted; a run killed in between leaves ``.NAME.prev``, which ``load_checkpoint`` reads.
+deleted; a run killed in between leaves ``.NAME.prev``, which ``load_checkpoint`` reads and
+[`finish_interrupted_save`][seqdata.checkpoint.finish_interrupted_save] renames back.
 A run folder of ``seqdata train`` (with ``best/`` and ``last/`` checkpoints) loads its best.
 
 >>> import tempfile
@@ -30,6 +31,7 @@ A run folder of ``seqdata train`` (with ``best/`` and ``last/`` checkpoints) loa
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import importlib
 import json
@@ -52,6 +54,7 @@ __all__ = [
     "Checkpoint",
     "check_pipeline",
     "checkpoint_path",
+    "finish_interrupted_save",
     "load_checkpoint",
     "load_optimizer_state",
     "load_train_state",
@@ -140,6 +143,40 @@ def _swap_in(tmp: Path, path: Path) -> None:
     os.replace(tmp, path)
     if prev.exists():
         shutil.rmtree(prev, ignore_errors=True)
+
+
+def finish_interrupted_save(directory: str | os.PathLike[str]) -> Path | None:
+    """Finish a replacement of checkpoint ``directory`` that a kill interrupted.
+
+    A kill between [`save_checkpoint`][seqdata.checkpoint.save_checkpoint]'s two renames
+    leaves only ``.NAME.prev`` (the last good checkpoint): it is renamed back to ``NAME``.
+    A kill just after them leaves both: the new ``NAME`` stays and ``.NAME.prev`` goes.
+    Temporary ``.NAME.*.tmp`` directories of unfinished writes are removed. Nothing else
+    is touched.
+
+    Returns:
+        The complete checkpoint at ``directory`` afterwards, or ``None`` if there is none.
+
+    Raises:
+        CheckpointError: the disk refused the rename.
+    """
+    path = Path(directory)
+    prev = _prev(path)
+    try:
+        for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            if tmp.is_dir() and tmp != prev:
+                shutil.rmtree(tmp, ignore_errors=True)
+        if _is_checkpoint(prev) and not path.exists():
+            os.replace(prev, path)
+        elif _is_checkpoint(prev) and _is_checkpoint(path):
+            shutil.rmtree(prev)
+    except OSError as err:
+        raise CheckpointError(
+            f"could not restore the interrupted save from {prev.name} ({err}); rename "
+            f"{prev.name} to {path.name} yourself",
+            path=path,
+        ) from err
+    return path if _is_checkpoint(path) else None
 
 
 def save_checkpoint(

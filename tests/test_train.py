@@ -266,3 +266,28 @@ def test_weights_that_do_not_fit_the_config_are_reported(tmp_path):
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match=r"model\.pt: weights do not fit"):
         load_checkpoint(path)
+
+
+def test_finish_interrupted_save_restores_the_last_good_checkpoint(tmp_path):
+    from seqdata.checkpoint import finish_interrupted_save
+
+    old, new = CharLM(12, 8, 8), CharLM(12, 8, 8)
+    save_checkpoint(tmp_path / "last", old, extra={"n": 1})
+    # killed between the renames: only .last.prev, and a temp dir of the unfinished write
+    (tmp_path / "last").rename(tmp_path / ".last.prev")
+    (tmp_path / ".last.abc123.tmp").mkdir()
+    (tmp_path / "notes.txt").write_text("keep me")
+    assert load_checkpoint(tmp_path).extra == {"n": 1}  # readable before the repair
+    assert finish_interrupted_save(tmp_path / "last") == tmp_path / "last"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last", "notes.txt"]
+    assert load_checkpoint(tmp_path / "last").extra == {"n": 1}
+    # killed after the renames, before the old one was deleted: the new one stays
+    save_checkpoint(tmp_path / "last", new, extra={"n": 2})
+    save_checkpoint(tmp_path / "prev-copy", old, extra={"n": 1})
+    (tmp_path / "prev-copy").rename(tmp_path / ".last.prev")
+    finish_interrupted_save(tmp_path / "last")
+    assert not (tmp_path / ".last.prev").exists()
+    assert load_checkpoint(tmp_path / "last").extra == {"n": 2}
+    # nothing to finish: nothing changes
+    assert finish_interrupted_save(tmp_path / "best") is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last", "notes.txt"]

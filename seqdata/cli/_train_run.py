@@ -35,9 +35,12 @@ class WarmupDecay:
 def _resume_source(args: argparse.Namespace) -> Path | None:
     if args.resume is None:
         return None
-    from seqdata.checkpoint import checkpoint_path
+    from seqdata.checkpoint import checkpoint_path, finish_interrupted_save
 
     source = Path(args.out) if args.resume == "" else Path(args.resume)
+    if source.resolve() == Path(args.out).resolve():
+        for name in ("last", "best"):  # a kill mid-save left .NAME.prev: put it back
+            finish_interrupted_save(source / name)
     found = checkpoint_path(source, prefer="last")
     if not (found / "config.json").is_file():
         raise UsageError(f"--resume: {source} holds no checkpoint to continue from")
