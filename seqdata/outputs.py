@@ -12,7 +12,11 @@ The rules, in one place ([`output_dir`][seqdata.outputs.output_dir]):
   write is never overwritten;
 * a run killed at any point leaves the destination as it was (old output intact, or absent);
   its temporary folder carries the owner's pid and is removed by the next run once that
-  process is gone; ``SIGTERM`` is handled like ``Ctrl-C`` (the temporary folder is removed);
+  process is gone; ``SIGTERM`` is handled like ``Ctrl-C`` (the temporary folder is removed).
+  The one exception is the instant a finished run moves its files over an earlier output:
+  killed there, it leaves its plan behind, and the next run (or a loader of the folder)
+  completes it ([`finish_interrupted_merge`][seqdata.outputs.finish_interrupted_merge]), so
+  the folder is again the old output or the new one, whole;
 * the folder gets the user's usual permissions (the umask), not ``mkdtemp``'s ``0700``;
 * ``--out .`` (or any folder holding the working directory) is refused before anything is
   written; a folder that cannot be written is reported under the user's path.
@@ -27,6 +31,7 @@ The rules, in one place ([`output_dir`][seqdata.outputs.output_dir]):
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -45,6 +50,7 @@ __all__ = [
     "check_output_dir",
     "clean_stale",
     "describe_folder",
+    "finish_interrupted_merge",
     "output_dir",
     "written_by",
 ]
@@ -53,6 +59,8 @@ MARKER_FILE = "seqdata-output.json"
 """Written last into every folder the CLI produces: which command wrote it, and what."""
 OWNER_FILE = ".seqdata-owner.json"
 """Inside a temporary folder while it is being written: the writing process."""
+MERGE_FILE = ".seqdata-merge.json"
+"""Inside the ``.old`` folder of a run replacing an earlier output: what it moves."""
 
 
 def written_by(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -132,12 +140,14 @@ def clean_stale(path: str | os.PathLike[str]) -> list[Path]:
     """Remove the temporary folders of earlier runs for ``path`` whose process is gone.
 
     Only folders named like ours (``.NAME.*.tmp`` / ``.NAME.*.old``) that hold our owner
-    file, written on this host by a process that no longer runs, are removed.
+    file, written on this host by a process that no longer runs, are removed. A merge such a
+    process left halfway is finished first (`finish_interrupted_merge`).
     """
     out = Path(path)
     removed: list[Path] = []
     if not out.parent.is_dir():
         return removed
+    finish_interrupted_merge(out)  # its temporary folders hold the new output: not stale
     for candidate in out.parent.glob(f".{out.name}.*"):
         if candidate.suffix not in (".tmp", ".old") or not candidate.is_dir():
             continue
@@ -189,19 +199,80 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _merge(tmp: Path, out: Path, owned: set[str]) -> None:
     """Move ``tmp``'s entries into the existing ``out``: replace or drop what an earlier run
-    wrote (``owned``), keep every other entry; the marker goes last."""
+    wrote (``owned``), keep every other entry; the marker goes last.
+
+    The plan is written first (``MERGE_FILE`` in the ``.old`` folder that receives the
+    replaced entries), so a run killed halfway is finished by the next reader or writer
+    ([`finish_interrupted_merge`][seqdata.outputs.finish_interrupted_merge])."""
     trash = _new_temp(out, ".old")
     new = {p.name for p in tmp.iterdir()} - {OWNER_FILE, MARKER_FILE}
+    plan = {"tmp": tmp.name, "new": sorted(new), "owned": sorted(owned)}
+    (trash / MERGE_FILE).write_text(json.dumps(plan) + "\n", encoding="utf-8")
+    _apply_merge(tmp, trash, out, new, owned)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _apply_merge(tmp: Path, trash: Path, out: Path, new: set[str], owned: set[str]) -> None:
+    """The moves of `_merge`; each step is skipped when done, so it can be run again."""
     for name in sorted(owned | new):
-        if name in (MARKER_FILE, OWNER_FILE) or "/" in name:
+        if name in (MARKER_FILE, OWNER_FILE, MERGE_FILE) or "/" in name:
             continue
-        target = out / name
-        if name in owned and (target.exists() or target.is_symlink()):
+        target, fresh = out / name, tmp / name
+        if name in new and not (fresh.exists() or fresh.is_symlink()):
+            continue  # moved in already
+        present = target.exists() or target.is_symlink()
+        if name in owned and present and not (trash / name).exists():
             os.replace(target, trash / name)
         if name in new:
-            os.replace(tmp / name, target)
-    os.replace(tmp / MARKER_FILE, out / MARKER_FILE)
-    shutil.rmtree(trash, ignore_errors=True)
+            os.replace(fresh, target)
+    if (tmp / MARKER_FILE).exists():
+        os.replace(tmp / MARKER_FILE, out / MARKER_FILE)
+
+
+def finish_interrupted_merge(path: str | os.PathLike[str]) -> bool:
+    """Finish replacing the output ``path`` when the run doing it was killed halfway.
+
+    A run that replaces an earlier output (``overwrite``) moves its entries in one by one;
+    killed in between, it leaves a mix of old and new files, the plan, and the rest of the
+    new entries in its temporary folder. This completes the plan (the new output, whole),
+    then removes the temporary folders. Runs still alive, and other hosts' runs, are left
+    alone. Called by every writer before it starts and by the loaders of prepared folders.
+
+    Returns:
+        True if a merge was finished.
+
+    Raises:
+        OutputError: the folder cannot be written; the message says where the new files are.
+    """
+    out = Path(path)
+    finished = False
+    if not out.parent.is_dir():
+        return finished
+    for trash in sorted(out.parent.glob(f".{glob.escape(out.name)}.*.old")):
+        try:
+            plan = json.loads((trash / MERGE_FILE).read_text(encoding="utf-8"))
+            owner = json.loads((trash / OWNER_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not (isinstance(plan, dict) and isinstance(owner, dict)):
+            continue
+        if owner.get("host") != socket.gethostname() or _alive(owner.get("pid")):
+            continue
+        tmp = out.parent / Path(str(plan.get("tmp"))).name
+        try:
+            if tmp.is_dir():
+                new, owned = (set(map(str, plan.get(k) or ())) for k in ("new", "owned"))
+                _apply_merge(tmp, trash, out, new, owned)
+                shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(trash, ignore_errors=True)
+        except OSError as err:
+            raise OutputError(
+                f"a seqdata run that was replacing this folder was killed halfway, and "
+                f"finishing it failed ({err.strerror}); its new files are in {tmp}",
+                path=out,
+            ) from None
+        finished = True
+    return finished
 
 
 @contextlib.contextmanager

@@ -34,6 +34,7 @@ from seqdata.npyfiles import (
     verify_file,
     verify_ids,
 )
+from seqdata.outputs import finish_interrupted_merge
 from seqdata.ragged import Ragged, as_ragged
 
 if TYPE_CHECKING:
@@ -149,6 +150,9 @@ def save_store(
 
 
 def read_manifest(directory: Path, kind: str) -> dict[str, Any]:
+    """The manifest of the store at ``directory`` (of ``kind``), checked; a replacement of the
+    folder that a killed run left halfway is finished first."""
+    finish_interrupted_merge(directory)
     path = directory / _MANIFEST
     if not path.is_file():
         raise ManifestError(

@@ -19,8 +19,10 @@ SUMMARY_FILE = "summary.json"
 def load_prepared(directory: str, pipeline: Any = None) -> tuple[Any, Any, dict[str, Any]]:
     """``(corpus, pipeline, summary)`` of a ``seqdata prepare`` folder."""
     from seqdata import ParallelCorpus
+    from seqdata.outputs import finish_interrupted_merge
 
     root = Path(directory)
+    finish_interrupted_merge(root)  # a killed `prepare --overwrite` left it halfway
     if not root.is_dir():
         raise UsageError(f"{root} is not a folder; run `seqdata prepare ... --out {root}` first")
     path = root / PIPELINE_FILE
