@@ -508,3 +508,15 @@ def test_train_with_stdout_redirected_prints_progress_lines_before_the_first_epo
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert {"progress", "epoch"} == {r["kind"] for r in records}
     assert "epoch 1/1: train loss" in (tmp_path / "t.log").read_text(encoding="utf-8")
+
+
+def test_train_without_held_out_pairs_says_why_there_is_no_best(
+    prepared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    tiny = ["--hidden-size", "8", "--embed-dim", "4", "--valid", "0"]
+    assert main(["train", str(prepared), "--epochs", "1", "--out", str(out), *tiny]) == 0
+    printed = capsys.readouterr().out
+    assert "(0 held out)" in printed
+    assert f"wrote {out}/ (last/; no best/ without held-out pairs)" in printed
+    assert (out / "last").is_dir() and not (out / "best").exists()

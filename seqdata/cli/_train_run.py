@@ -371,10 +371,12 @@ def train_run(
         + (resumed if state is not None else "")
     )
     trainer.run()
-    best = "best" if (out / "best").is_dir() else "last"
+    if (out / "best").is_dir():
+        kept = f"best/ selected by {_selected_by(args)}"
+    else:
+        kept = "last/; no best/ without held-out pairs" if n_valid == 0 else "last/"
     logger.info(
-        f"wrote {out}/ ({best}/ selected by {_selected_by(args)}) — translate with: "
-        f"seqdata translate --checkpoint {out} FILE"
+        f"wrote {out}/ ({kept}) — translate with: seqdata translate --checkpoint {out} FILE"
     )
     return 0
 
