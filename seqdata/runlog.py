@@ -69,10 +69,15 @@ def format_duration(seconds: float) -> str:
 
 
 class MetricsLog:
-    """Append JSON objects, one a line, to ``path`` (written at once: a killed run keeps them)."""
+    """Append JSON objects, one a line, to ``path`` (written at once: a killed run keeps them).
+
+    A line that a killed run left half-written is cut off before the first new record, so
+    the file stays one JSON object a line for every reader (a resumed run appends to it).
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._checked = False
 
     def write(self, record: Mapping[str, Any]) -> None:
         """One JSON line (non-finite floats are written as ``null``)."""
@@ -80,8 +85,31 @@ class MetricsLog:
             k: None if isinstance(v, float) and not math.isfinite(v) else v
             for k, v in record.items()
         }
+        if not self._checked:
+            self._cut_partial_line()
+            self._checked = True
         with self.path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(clean, sort_keys=True) + "\n")
+
+    def _cut_partial_line(self) -> None:
+        """Truncate the file after its last newline, if it does not end with one."""
+        try:
+            with self.path.open("rb+") as f:
+                end = pos = f.seek(0, os.SEEK_END)
+                while pos > 0:  # back from the end, a block at a time
+                    start = max(pos - 4096, 0)
+                    f.seek(start)
+                    block = f.read(pos - start)
+                    if pos == end and block.endswith(b"\n"):
+                        return
+                    cut = block.rfind(b"\n")
+                    if cut >= 0:
+                        f.truncate(start + cut + 1)
+                        return
+                    pos = start
+                f.truncate(0)  # no newline at all: the one line is partial
+        except FileNotFoundError:
+            return
 
     def read(self) -> list[dict[str, Any]]:
         """Every record written so far."""

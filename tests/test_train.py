@@ -291,3 +291,27 @@ def test_finish_interrupted_save_restores_the_last_good_checkpoint(tmp_path):
     # nothing to finish: nothing changes
     assert finish_interrupted_save(tmp_path / "best") is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last", "notes.txt"]
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "",
+        '{"a": 1}\n',
+        '{"a": 1}\n{"b": 2',  # killed in the middle of a write
+        '{"b": 2',
+        '{"a": 1}\n{"long": "' + "x" * 10_000,  # a partial line longer than a block
+        '{"a": "' + "y" * 5_000 + '"}\n{"b"',
+    ],
+)
+def test_metrics_log_cuts_a_half_written_line_before_appending(tmp_path, before):
+    from seqdata.runlog import MetricsLog
+
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(before, encoding="utf-8")
+    log = MetricsLog(path)
+    log.write({"step": 1, "loss": float("nan")})
+    log.write({"step": 2})
+    lines = before.splitlines(keepends=True)
+    complete = [json.loads(line) for line in lines if line.endswith("\n")]
+    assert log.read() == [*complete, {"loss": None, "step": 1}, {"step": 2}]
