@@ -42,6 +42,7 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
+from seqdata.checkpoint import checkpoint_path
 from seqdata.collate import Batch, PadCollate
 from seqdata.corpus import ParallelCorpus
 from seqdata.distributed import (
@@ -186,10 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     ).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     start_epoch, start_step, step = 0, 0, 0
-    if args.resume and (args.out / "config.json").is_file():
-        ckpt = load_checkpoint(args.out, map_location=device)
+    # a kill between a save's two renames leaves .NAME.prev: checkpoint_path finds it
+    found = checkpoint_path(args.out)
+    if args.resume and (found / "config.json").is_file():
+        ckpt = load_checkpoint(found, map_location=device)
         model.load_state_dict(ckpt.model.state_dict())
-        load_optimizer_state(args.out, optimizer, map_location=device)
+        load_optimizer_state(found, optimizer, map_location=device)
         extra = ckpt.extra
         states = extra["samplers"]
         if len(states) != info.world_size:
