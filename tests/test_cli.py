@@ -434,8 +434,10 @@ def test_train_refuses_a_non_empty_out_and_overwrite_keeps_other_files(
     assert_clean_error((code, capsys.readouterr().err), "--resume", "--overwrite")
     assert (out / "last" / "model.pt").read_bytes() == before  # the trained run is intact
     argv = ["train", str(prepared), "--epochs", "1", "--out", str(out), "--seed", "5", *TINY]
+    (out / ".last.x1y2.tmp").mkdir()  # what a save killed halfway leaves
     assert main([*argv, "--overwrite"]) == 0
     assert (out / "NOTES.txt").read_text(encoding="utf-8") == "mine"
+    assert not (out / ".last.x1y2.tmp").exists()
     assert (out / "last" / "model.pt").read_bytes() != before
 
 

@@ -200,7 +200,8 @@ def check_run_folder(out: Path, *, overwrite: bool, resume: bool) -> None:
             "--overwrite to start a new run there (only the files seqdata train writes are "
             "replaced), or choose a new folder"
         )
-    for name in OWN_FILES:
+    temporary = [p.name for p in out.glob(".*.tmp") if p.name.startswith((".last.", ".best."))]
+    for name in (*OWN_FILES, *temporary):  # and the temporary folders of a killed save
         path = out / name
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path)
