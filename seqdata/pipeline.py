@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, NamedTuple
 
@@ -101,6 +102,16 @@ class EncodedPairs(NamedTuple):
 
 
 _REPR_FIELDS = ("src_tokenizer", "tgt_tokenizer", "src_vocab", "tgt_vocab", "max_len")
+
+
+def _unshared_state(pipeline: Any) -> dict[str, Any]:
+    """A pipeline's attributes to pickle; a target tokenizer that is the source's object goes
+    as a copy, so a pipeline pickles (and ``datasets`` fingerprints it) alike whether its
+    sides share one tokenizer (`build`) or hold two equal ones (`from_dict`, a saved one)."""
+    state = dict(pipeline.__dict__)
+    if state["tgt_tokenizer"] is state["src_tokenizer"]:
+        state["tgt_tokenizer"] = pickle.loads(pickle.dumps(state["tgt_tokenizer"]))
+    return state
 
 
 class PairPipeline:
@@ -214,8 +225,7 @@ class PairPipeline:
         >>> PairPipeline.build_from_chunks(chunks).src_vocab.tokens[4:]
         ('b', 'a')
         """
-        toks = _pair_tokenizers(src_tokenizer, tgt_tokenizer)
-        src_tok, tgt_tok = toks
+        src_tok, tgt_tok = toks = _pair_tokenizers(src_tokenizer, tgt_tokenizer)
         src_counts, tgt_counts = count_pair_chunks(chunks, toks, (src_col, tgt_col), num_threads)
         src_vocab = Vocab.from_counts(src_counts, min_freq, max_size, specials)
         tgt_vocab = Vocab.from_counts(tgt_counts, min_freq, max_size, specials)
@@ -387,6 +397,7 @@ class PairPipeline:
         return isinstance(other, PairPipeline) and other.to_dict() == self.to_dict()
 
     __hash__ = None  # type: ignore[assignment]
+    __getstate__ = _unshared_state
 
     def __repr__(self) -> str:
         return f"PairPipeline({', '.join(f'{f}={getattr(self, f)!r}' for f in _REPR_FIELDS)})"

@@ -178,9 +178,14 @@ def test_map_fingerprints_a_pipeline_by_its_vocabularies_not_its_lookups(data):
     # alike whether or not their lookups are built, and another vocabulary hashes apart
     from datasets.fingerprint import Hasher
 
-    src, tgt, pipe, _ = data
+    src, tgt, pipe, ds = data
     fresh = PairPipeline.from_dict(pipe.to_dict())
     before = Hasher.hash(fresh)
     fresh.encode_flat(src, tgt)  # builds the lookups and remembers forms
     assert Hasher.hash(fresh) == before == Hasher.hash(PairPipeline.from_dict(pipe.to_dict()))
     assert Hasher.hash(PairPipeline.build([*src, "neu"], [*tgt, "new"])) != before
+    # built, both sides share one tokenizer object; saved and loaded, they hold two equal
+    # ones: the same pipeline all the same, so a map cached in one session is reused later
+    assert pipe.src_tokenizer is pipe.tgt_tokenizer
+    assert Hasher.hash(pipe) == before
+    assert ds.map(pipe, batched=True)._fingerprint == ds.map(fresh, batched=True)._fingerprint
