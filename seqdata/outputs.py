@@ -52,6 +52,7 @@ __all__ = [
     "describe_folder",
     "finish_interrupted_merge",
     "output_dir",
+    "write_file_atomic",
     "written_by",
 ]
 
@@ -70,6 +71,21 @@ def written_by(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return info if isinstance(info, dict) else None
+
+
+def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place: a
+    reader (or a run killed halfway) sees the old file or the new one, never a part."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def describe_folder(path: str | os.PathLike[str]) -> str | None:

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqdata.errors import ConfigError, SeqdataError
+from seqdata.outputs import write_file_atomic
 from seqdata.sentencepiece import SentencePieceTokenizer
 
 if TYPE_CHECKING:
@@ -43,18 +43,6 @@ PIPELINE_FILE = "pipeline.json"
 """The file name used when a pipeline is saved into (or loaded from) a folder."""
 
 _CHECKPOINT_CONFIG = "config.json"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_path(path: str | os.PathLike[str]) -> Path:
@@ -84,7 +72,7 @@ def write_spm_models(pipeline: PairPipeline, folder: str | os.PathLike[str]) -> 
         if isinstance(tokenizer, SentencePieceTokenizer):
             out.mkdir(parents=True, exist_ok=True)
             path = out / f"{side}.model"
-            _write_atomic(path, tokenizer.model_proto)
+            write_file_atomic(path, tokenizer.model_proto)
             written.append(path)
     return written
 
@@ -103,7 +91,7 @@ def save_pipeline(pipeline: PairPipeline, path: str | os.PathLike[str]) -> Path:
     target = _json_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     entry = {"class": type(pipeline).__name__, "state": pipeline.to_dict()}
-    _write_atomic(target, (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8"))
+    write_file_atomic(target, (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8"))
     write_spm_models(pipeline, target.parent)
     return target
 

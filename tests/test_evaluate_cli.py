@@ -191,6 +191,15 @@ def test_bad_inputs_are_one_line_errors(
         main(["evaluate", "--checkpoint", ckpt, "--src", src, "--ref", src, "--beam", "0"])
     assert exit_.value.code == 2
     assert "--beam: should be a positive integer" in capsys.readouterr().err
+    # --hyp-out naming an input file is refused before anything is written
+    ref = tmp_path / "copy.ref"
+    ref.write_bytes(Path(trained["ref"]).read_bytes())
+    argv = ["evaluate", "--checkpoint", ckpt, "--src", src, "--ref", str(ref)]
+    code = main([*argv, "--hyp-out", str(ref)])
+    one_line_error(capsys, code, f"--hyp-out {ref} is the --ref file", "another file")
+    assert ref.read_bytes() == Path(trained["ref"]).read_bytes()
+    code = main([*argv, "--hyp-out", str(tmp_path)])
+    one_line_error(capsys, code, "is a folder")
 
 
 @pytest.mark.cuda

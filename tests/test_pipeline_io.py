@@ -5,6 +5,7 @@ and errors that name the file."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -133,6 +134,10 @@ def test_save_replaces_an_older_pipeline_and_leaves_no_temporary_files(tmp_path:
     second.save(tmp_path)
     assert PairPipeline.load(tmp_path) == second != first
     assert [p.name for p in tmp_path.iterdir()] == [PIPELINE_FILE]
+    umask = os.umask(0)
+    os.umask(umask)
+    # your usual permissions (others can read it), not a temporary file's owner-only 0600
+    assert (tmp_path / PIPELINE_FILE).stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -99,10 +100,30 @@ def _perplexity(
     return {"perplexity": ppl, "nll": nll, "ref_tokens": tokens}
 
 
+def _check_hyp_out(args: argparse.Namespace) -> None:
+    """Refuse a ``--hyp-out`` that is one of the input files (it would be overwritten)."""
+    target = Path(args.hyp_out)
+    if target.is_dir():
+        raise UsageError(f"--hyp-out {target} is a folder; name a file")
+    for flag, name in (("--src", args.src), ("--ref", args.ref)):
+        if name != "-" and target.exists() and os.path.samefile(target, name):
+            raise UsageError(
+                f"--hyp-out {target} is the {flag} file; it would be overwritten — name "
+                "another file"
+            )
+
+
 def _write_hyps(path: str, hyps: list[str]) -> None:
+    from seqdata.errors import OutputError
+    from seqdata.outputs import write_file_atomic
+
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("".join(h.replace("\n", " ") + "\n" for h in hyps), encoding="utf-8")
+    text = "".join(h.replace("\n", " ") + "\n" for h in hyps)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_file_atomic(target, text.encode("utf-8"))
+    except OSError as err:
+        raise OutputError(f"cannot write the hypotheses ({err.strerror})", path=target) from None
 
 
 def _score(score: Any) -> dict[str, Any]:
@@ -144,6 +165,8 @@ def run(args: argparse.Namespace) -> int:
     from seqdata.translation import translate
 
     sources, references = _read_aligned(args.src, args.ref)
+    if args.hyp_out:
+        _check_hyp_out(args)  # before the long part
     device = resolve_device(args.device)
     model, pipeline, _ = load_translator(args.checkpoint, device)
     start = time.perf_counter()
