@@ -48,7 +48,7 @@ from torch import Tensor, nn
 
 from seqdata.errors import CheckpointError, ConfigError
 from seqdata.models import CharLM, Seq2Seq, SequenceClassifier, SequenceTagger
-from seqdata.outputs import describe_folder
+from seqdata.outputs import describe_folder, usual_permissions
 
 __all__ = [
     "Checkpoint",
@@ -237,6 +237,7 @@ def save_checkpoint(
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        usual_permissions(tmp)  # not mkdtemp's 0700: a checkpoint is shared like any file
         _write_files(tmp, model, optimizer, train_state, config)
         _swap_in(tmp, path)
     except OSError as err:

@@ -52,6 +52,7 @@ __all__ = [
     "describe_folder",
     "finish_interrupted_merge",
     "output_dir",
+    "usual_permissions",
     "write_file_atomic",
     "written_by",
 ]
@@ -81,7 +82,7 @@ def write_file_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
+        usual_permissions(tmp)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -179,10 +180,12 @@ def clean_stale(path: str | os.PathLike[str]) -> list[Path]:
     return removed
 
 
-def _umask() -> int:
+def usual_permissions(path: str | os.PathLike[str]) -> None:
+    """Give a file or folder made by ``tempfile`` (``0600`` / ``0700``) the permissions the
+    user's umask gives anything else (typically ``0644`` / ``0755``)."""
     mask = os.umask(0o022)
     os.umask(mask)
-    return mask
+    os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~mask)
 
 
 def _new_temp(out: Path, suffix: str) -> Path:
@@ -190,7 +193,7 @@ def _new_temp(out: Path, suffix: str) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=suffix, dir=out.parent))
     except OSError as err:
         raise OutputError(f"cannot create the output folder ({err.strerror})", path=out) from None
-    os.chmod(tmp, 0o777 & ~_umask())
+    usual_permissions(tmp)
     owner = {"pid": os.getpid(), "host": socket.gethostname()}
     (tmp / OWNER_FILE).write_text(json.dumps(owner) + "\n", encoding="utf-8")
     return tmp

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -222,6 +223,9 @@ def test_saving_over_a_checkpoint_replaces_it_atomically(tmp_path):
     assert extra == {"n": 2}
     torch.testing.assert_close(loaded.out.weight, second.out.weight)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]  # no temp dirs left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "c").stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
 
 
 def test_save_refuses_other_directories_and_non_json_extra(tmp_path):
