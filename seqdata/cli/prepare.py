@@ -293,6 +293,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _reused_pipeline(args: argparse.Namespace) -> Any:
     """The pipeline of the prepared folder ``--vocab-from`` (its ``max_len`` unless given)."""
+    from seqdata.outputs import finish_interrupted_merge
+
+    finish_interrupted_merge(args.vocab_from)  # a killed `prepare --overwrite` left it halfway
     path = Path(args.vocab_from) / PIPELINE_FILE
     if not path.is_file():
         raise UsageError(
